@@ -1,0 +1,100 @@
+"""Build the site so that a failed build never costs the writer a working site.
+
+Pelican writes into a fresh staging folder beside output/; only when it exits
+cleanly is the staging folder swapped in. Any logged error (bad date, missing
+title, unknown status, duplicate slug) is fatal, and Pelican's message names
+the file.
+"""
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from kizuna import CONTENT, DEV_SETTINGS, OUTPUT, ROOT
+
+
+class BuildError(Exception):
+    pass
+
+
+def cache_folder(settings: Path, content: Path) -> Path:
+    """Pelican's content cache does not notice settings or plugin changes, so
+    each combination of them (and of content folders) gets a folder of its own."""
+    digest = hashlib.sha256(str(content.resolve()).encode())
+    for path in sorted([*ROOT.glob("*conf.py"), *(ROOT / "plugins").rglob("*.py")]):
+        digest.update(path.read_bytes())
+    digest.update(settings.name.encode())
+    return ROOT / "cache" / digest.hexdigest()[:12]
+
+
+def pelican_command(settings: Path, output: Path, content: Path = CONTENT) -> list[str]:
+    cache = cache_folder(settings, content)
+    return [
+        sys.executable, "-m", "pelican", str(content),
+        "--settings", str(settings),
+        "--output", str(output),
+        "--fatal", "errors",
+        "--log-handler", "plain",
+        "--extra-settings", f"CACHE_PATH={json.dumps(str(cache))}",
+    ]
+
+
+# Pelican follows a fatal error with tracebacks; the writer needs only the
+# lines that say which file is wrong and why.
+NOISE = re.compile(
+    r"^(Traceback|During handling|The above exception|\s|RuntimeError: Warning or error encountered"
+    r"|CRITICAL|$)"
+)
+
+
+def shown(path: Path) -> str:
+    """A path as the writer would type it: relative when under here."""
+    path = Path(path).resolve()
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
+def content_errors(log: str, content: Path) -> str:
+    """The meaningful lines of a failed Pelican run, with paths shown from here."""
+    lines = [line.replace(" ./", f" {shown(content)}/") for line in log.splitlines() if not NOISE.match(line)]
+    return "\n".join(dict.fromkeys(lines))  # each line once, in order
+
+
+def swap_in(staging: Path, output: Path) -> None:
+    """Replace output/ with staging/ by two renames, so output/ is never half written."""
+    old = output.with_name(output.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if output.exists():
+        output.rename(old)
+    staging.rename(output)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def build(settings: Path = DEV_SETTINGS, output: Path = OUTPUT, content: Path = CONTENT, quiet: bool = False) -> Path:
+    """Build the site into output/; raise BuildError and leave output/ as it
+    was when Pelican reports any error."""
+    output = Path(output)
+    staging = output.with_name(output.name + ".new")
+    shutil.rmtree(staging, ignore_errors=True)
+    result = subprocess.run(
+        pelican_command(Path(settings), staging, Path(content)),
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    if result.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise BuildError(
+            f"{content_errors(result.stdout, Path(content))}\n"
+            f"Build failed; {shown(output)}/ was left as it was."
+        )
+    if not quiet:
+        print(result.stdout, end="")
+    swap_in(staging, output)
+    return output
+
+
+def clean(output: Path = OUTPUT) -> None:
+    for path in (output, output.with_name(output.name + ".new"), ROOT / "cache"):
+        shutil.rmtree(path, ignore_errors=True)

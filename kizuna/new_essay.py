@@ -1,0 +1,42 @@
+"""`invoke new "Title"`: a draft essay with every metadata field filled in."""
+
+from datetime import datetime
+from pathlib import Path
+
+from pelican.settings import DEFAULT_CONFIG
+from pelican.utils import slugify
+
+from kizuna import CONTENT
+
+TEMPLATE = """\
+Title: {title}
+Subtitle:
+Slug: {slug}
+Date: {date}
+Status: draft
+Category: Essays
+Tags: {tags}
+Summary: One or two sentences that make a reader want to read on.
+
+Write your essay here. When it is ready, change `Status: draft` to
+`Status: published` and run `invoke build`.
+"""
+
+
+def new_essay(title: str, tags: str = "", content: Path = CONTENT, now: datetime | None = None) -> Path:
+    """Write content/<slug>.md and return its path; refuse to overwrite."""
+    title = " ".join(title.split())
+    if not title:
+        raise ValueError("An essay needs a title: invoke new \"My title\"")
+    slug = slugify(title, regex_subs=DEFAULT_CONFIG["SLUG_REGEX_SUBSTITUTIONS"])  # as Pelican would
+    if not slug:
+        raise ValueError(f"Cannot make a file name from the title {title!r}")
+    path = Path(content) / f"{slug}.md"
+    if path.exists():
+        raise FileExistsError(f"{path} already exists; choose another title or edit that file")
+    date = (now or datetime.now()).strftime("%Y-%m-%d %H:%M")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # "x" mode: if another process created the file meanwhile, fail rather than overwrite.
+    with path.open("x", encoding="utf-8") as handle:
+        handle.write(TEMPLATE.format(title=title, slug=slug, date=date, tags=tags))
+    return path

@@ -1,0 +1,46 @@
+"""`invoke publish`: ship output/ with rsync. Comment data never travels.
+
+The target comes from the environment so that no host name lives in the repo:
+  KIZUNA_DEPLOY_TARGET   rsync destination, e.g. writer@example.org:/srv/kizuna/www
+  KIZUNA_DEPLOY_SSH      optional ssh command, e.g. "ssh -p 2222"
+"""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from kizuna import OUTPUT
+
+# Never send or delete anything named like comment data, wherever it sits.
+EXCLUDES = ["comments/", "*.db", "*.db-journal", "*.sqlite", "*.sqlite3"]
+
+
+class PublishError(Exception):
+    pass
+
+
+def rsync_command(target: str, output: Path = OUTPUT, dry_run: bool = False, ssh: str | None = None) -> list[str]:
+    command = ["rsync", "--recursive", "--times", "--compress", "--delete", "--itemize-changes"]
+    if dry_run:
+        command.append("--dry-run")
+    if ssh:
+        command += ["-e", ssh]
+    for pattern in EXCLUDES:
+        command += ["--exclude", pattern]
+    # The trailing slash sends the folder's contents, not the folder itself.
+    return command + [f"{output}/", target]
+
+
+def publish(output: Path = OUTPUT, dry_run: bool = False, target: str | None = None) -> None:
+    target = target or os.environ.get("KIZUNA_DEPLOY_TARGET", "")
+    if not target:
+        raise PublishError(
+            "Set KIZUNA_DEPLOY_TARGET to where the site goes, "
+            "e.g. KIZUNA_DEPLOY_TARGET=writer@example.org:/srv/kizuna/www"
+        )
+    if shutil.which("rsync") is None:
+        raise PublishError("rsync is not installed: sudo apt-get install rsync")
+    command = rsync_command(target, output, dry_run, os.environ.get("KIZUNA_DEPLOY_SSH"))
+    if subprocess.run(command).returncode != 0:
+        raise PublishError(f"rsync to {target} failed; the site on the server is unchanged or partly updated")

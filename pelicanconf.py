@@ -1,0 +1,112 @@
+"""Development settings. publishconf.py imports these and overrides only what
+production changes; everything a writer might want to tune lives here."""
+
+import os
+import sys
+
+# Plugins and the kizuna package are imported by path, not installed.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+AUTHOR = os.environ.get("KIZUNA_AUTHOR", "K.A.L.T")
+SITENAME = os.environ.get("KIZUNA_SITENAME", "Kizuna")
+SITESUBTITLE = "Reflective essays, and a quiet place to answer them"
+SITEURL = ""  # relative URLs while writing; publishconf.py sets the real one
+RELATIVE_URLS = False
+
+PATH = "content"
+THEME = "theme"
+TIMEZONE = "UTC"
+DEFAULT_LANG = "en"
+DEFAULT_DATE_FORMAT = "%-d %B %Y"
+DEFAULT_CATEGORY = "Essays"
+
+# Essays live at /essays/<slug>/; a writer can rename a file without breaking
+# links because the slug comes from the title or the Slug: field.
+ARTICLE_URL = "essays/{slug}/"
+ARTICLE_SAVE_AS = "essays/{slug}/index.html"
+DRAFT_URL = "drafts/{slug}/"
+DRAFT_SAVE_AS = "drafts/{slug}/index.html"
+PAGE_URL = "{slug}/"
+PAGE_SAVE_AS = "{slug}/index.html"
+PAGE_PATHS = ["pages"]
+ARTICLE_EXCLUDES = ["pages", "extra", "images"]
+CATEGORY_URL = "categories/{slug}/"
+CATEGORY_SAVE_AS = "categories/{slug}/index.html"
+CATEGORIES_URL = "categories/"
+CATEGORIES_SAVE_AS = "categories/index.html"
+TAG_URL = "tags/{slug}/"
+TAG_SAVE_AS = "tags/{slug}/index.html"
+TAGS_URL = "tags/"
+TAGS_SAVE_AS = "tags/index.html"
+AUTHOR_URL = "authors/{slug}/"
+AUTHOR_SAVE_AS = "authors/{slug}/index.html"
+AUTHORS_URL = "authors/"
+AUTHORS_SAVE_AS = "authors/index.html"
+ARCHIVES_URL = "archives/"
+ARCHIVES_SAVE_AS = "archives/index.html"
+YEAR_ARCHIVE_URL = "archives/{date:%Y}/"
+YEAR_ARCHIVE_SAVE_AS = "archives/{date:%Y}/index.html"
+# Pages rendered from templates alone; 404 is written as 404.html.
+DIRECT_TEMPLATES = ["index", "archives", "tags", "categories", "authors", "404"]
+
+DEFAULT_PAGINATION = 10
+PAGINATED_TEMPLATES = {"index": None, "tag": None, "category": None, "author": None}
+PAGINATION_PATTERNS = (
+    (1, "{url}", "{save_as}"),
+    (2, "{base_name}/page/{number}/", "{base_name}/page/{number}/index.html"),
+)
+
+# Feeds carry the whole essay: readers of feeds are readers too.
+FEED_DOMAIN = "http://127.0.0.1:8000"  # feeds need absolute links, even while writing
+FEED_ALL_ATOM = "feeds/all.atom.xml"
+FEED_ALL_RSS = "feeds/all.rss.xml"
+RSS_FEED_SUMMARY_ONLY = False
+FEED_MAX_ITEMS = 20
+CATEGORY_FEED_ATOM = None
+AUTHOR_FEED_ATOM = None
+AUTHOR_FEED_RSS = None
+TRANSLATION_FEED_ATOM = None
+
+MARKDOWN = {
+    "extension_configs": {
+        "markdown.extensions.extra": {},  # footnotes, attr_list, md_in_html, tables
+        "markdown.extensions.toc": {"permalink": "#", "permalink_title": "Link to this section"},
+        "markdown.extensions.smarty": {},  # real quotes and dashes
+        "markdown.extensions.codehilite": {"css_class": "highlight", "guess_lang": False},
+    },
+    "output_format": "html5",
+}
+TYPOGRIFY = False  # smarty already does quotes and dashes
+
+STATIC_PATHS = ["images", "extra"]
+EXTRA_PATH_METADATA = {
+    "extra/robots.txt": {"path": "robots.txt"},
+    "extra/favicon.svg": {"path": "favicon.svg"},
+}
+
+# Official pelican-plugins, listed explicitly (PLUGINS=None would load every
+# installed one), then our own from plugins/.
+PLUGIN_PATHS = ["plugins"]
+PLUGINS = [
+    "pelican.plugins.neighbors",
+    "pelican.plugins.related_posts",
+    "pelican.plugins.readtime",
+    "pelican.plugins.sitemap",
+    "content_checks",
+]
+RELATED_POSTS_MAX = 3
+SITEMAP = {
+    "format": "xml",
+    "priorities": {"articles": 0.8, "indexes": 0.5, "pages": 0.5},
+    "changefreqs": {"articles": "monthly", "indexes": "daily", "pages": "monthly"},
+}
+
+# Reading and parsing 1,000 essays is most of a build: keep the parsed result.
+CACHE_CONTENT = True
+LOAD_CONTENT_CACHE = True
+CACHE_PATH = "cache/pelican"  # invoke build uses a folder per settings fingerprint
+GZIP_CACHE = False  # the cache is local and small; skip the compression cost
+
+SUMMARY_MAX_LENGTH = 60
+DISPLAY_PAGES_ON_MENU = True
+DISPLAY_CATEGORIES_ON_MENU = False

@@ -1,0 +1,111 @@
+"""Kizuna's front door: every job a writer does is one `invoke` command.
+
+Each task is a few lines that call into kizuna/, so tests can call the same
+code, and tasks themselves work from Python: `tasks.build(invoke.Context())`.
+"""
+
+import sys
+
+from invoke import Exit, task
+
+from kizuna import DEV_SETTINGS, OUTPUT, PROD_SETTINGS, ROOT, build as site
+from kizuna.new_essay import new_essay
+from kizuna.processes import run_until_interrupted
+from kizuna.publish import PublishError, publish as rsync_publish
+from kizuna.serve import PORT
+
+
+def _build(settings):
+    try:
+        site.build(settings)
+    except site.BuildError as error:
+        raise Exit(str(error), code=1)
+
+
+def _site_server(port=PORT):
+    return [sys.executable, "-m", "kizuna.serve", "--root", str(OUTPUT), "--port", str(port)]
+
+
+@task
+def build(c):
+    """Build into output/ with development settings (drafts too)."""
+    _build(DEV_SETTINGS)
+
+
+@task
+def clean(c):
+    """Remove output/ and the content cache."""
+    site.clean()
+
+
+@task(pre=[clean])
+def rebuild(c):
+    """Clean, then build from scratch."""
+    _build(DEV_SETTINGS)
+
+
+@task
+def regenerate(c):
+    """Rebuild output/ on every change (no server)."""
+    c.run(f"{sys.executable} -m pelican content -s {DEV_SETTINGS} -o {OUTPUT} --autoreload", pty=False)
+
+
+@task
+def serve(c, port=PORT):
+    """Build, then serve on http://127.0.0.1:8000 until Ctrl-C."""
+    _build(DEV_SETTINGS)
+    run_until_interrupted({"site": _site_server(port)}, cwd=ROOT)
+
+
+@task
+def reserve(c, port=PORT):
+    """Same as serve (the name Pelican users know)."""
+    serve(c, port)
+
+
+@task
+def preview(c):
+    """Build into output/ with production settings."""
+    _build(PROD_SETTINGS)
+
+
+@task
+def livereload(c, port=PORT):
+    """Serve, rebuild and reload the browser on every change."""
+    from kizuna.livereload import serve_and_watch
+
+    _build(DEV_SETTINGS)
+    serve_and_watch(lambda: _build(DEV_SETTINGS), port=port)
+
+
+@task(help={"title": "the essay's title", "tags": "comma-separated tags"})
+def new(c, title, tags=""):
+    """Start a draft essay: invoke new "Title"."""
+    try:
+        print(f"Created {new_essay(title, tags=tags).relative_to(ROOT)}")
+    except (FileExistsError, ValueError) as error:
+        raise Exit(str(error), code=1)
+
+
+@task(help={"dry_run": "show what rsync would change without changing it"})
+def publish(c, dry_run=False):
+    """Production build, then rsync to $KIZUNA_DEPLOY_TARGET."""
+    _build(PROD_SETTINGS)
+    try:
+        rsync_publish(dry_run=dry_run)
+    except PublishError as error:
+        raise Exit(str(error), code=1)
+
+
+@task(help={"k": "only tests whose names match this expression"})
+def test(c, k=""):
+    """Run every test."""
+    selection = f" -k {k!r}" if k else ""
+    c.run(f"{sys.executable} -m pytest{selection}", pty=False)
+
+
+@task
+def bench(c):
+    """Run every benchmark, printing ratios against anchors."""
+    for script in sorted((ROOT / "bench").glob("*.py")):
+        c.run(f"{sys.executable} {script}", pty=False)

@@ -16,9 +16,15 @@ def stop(process: subprocess.Popen, grace: float = 5.0) -> None:
             process.wait()
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def run_until_interrupted(commands: dict[str, list[str]], cwd=None) -> int:
     """Run named commands side by side until Ctrl-C or until one exits.
     Returns the exit code of the first one that stopped on its own (0 on Ctrl-C)."""
+    # Stopping this process by its id (SIGTERM) must stop its servers too.
+    signal.signal(signal.SIGTERM, _interrupt)
     processes = {name: subprocess.Popen(command, cwd=cwd) for name, command in commands.items()}
     try:
         while True:

@@ -1,0 +1,70 @@
+"""Shared fixtures: real builds of the real site, and throwaway copies of the
+repository for tests that change content or run tasks as a writer would."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kizuna import CONTENT, DEV_SETTINGS, PROD_SETTINGS, ROOT
+from kizuna.build import build
+
+sys.path.insert(0, str(ROOT))
+IN_CI = os.environ.get("CI") == "true"
+# What a writer's checkout is made of; copies leave out output/, cache/, .venv.
+REPO_PARTS = ["content", "theme", "plugins", "kizuna", "pelicanconf.py", "publishconf.py", "tasks.py"]
+
+
+def require_tool(name: str) -> str:
+    """The path of an external program; missing is a failure in CI, a skip elsewhere."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (./setup --dev installs it)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def dev_site(tmp_path_factory) -> Path:
+    """output/ of a development build of the repository's own content."""
+    return build(DEV_SETTINGS, tmp_path_factory.mktemp("dev") / "output", CONTENT, quiet=True)
+
+
+@pytest.fixture(scope="session")
+def prod_site(tmp_path_factory) -> Path:
+    """output/ of a production build (publishconf.py) of the repository's content."""
+    return build(PROD_SETTINGS, tmp_path_factory.mktemp("prod") / "output", CONTENT, quiet=True)
+
+
+@pytest.fixture
+def repo_copy(tmp_path) -> Path:
+    """A private copy of the writer's checkout, so tasks can write to content/ and output/."""
+    copy = tmp_path / "site"
+    copy.mkdir()
+    for part in REPO_PARTS:
+        source = ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, copy / part)
+    return copy
+
+
+def invoke(copy: Path, *args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+    """Run `invoke ARGS` in a repository copy, as a writer would from the shell."""
+    result = subprocess.run(
+        [sys.executable, "-m", "invoke", *args], cwd=copy, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300, **kwargs,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"invoke {' '.join(args)} failed:\n{result.stdout}")
+    return result
+
+
+def html_files(site: Path) -> list[Path]:
+    return sorted(site.rglob("*.html"))

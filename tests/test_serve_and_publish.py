@@ -1,0 +1,101 @@
+"""`invoke serve` serves the built site on loopback and stops cleanly by
+process id; `invoke publish` ships output/ with rsync and never touches
+comment data on the server."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import invoke, require_tool
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(url: str, seconds: float = 30.0):
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return urllib.request.urlopen(url, timeout=2)
+        except urllib.error.HTTPError as error:
+            return error
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def port_is_open(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_serve_builds_serves_and_stops_by_pid(repo_copy):
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "invoke", "serve", "--port", str(port)],
+                              cwd=repo_copy, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        page = wait_for(f"http://127.0.0.1:{port}/essays/unresolved-desire-to-connect/")
+        assert page.status == 200
+        assert "Unresolved Desire to Connect" in page.read().decode()
+        missing = wait_for(f"http://127.0.0.1:{port}/no/such/page/")
+        assert missing.code == 404
+        assert "This page is not here" in missing.read().decode()
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=15)
+    assert not port_is_open(port), "the site server outlived invoke serve"
+
+
+@pytest.fixture
+def server_folder(tmp_path):
+    """A stand-in for the web server's folder, holding comment data that must survive."""
+    folder = tmp_path / "www"
+    (folder / "comments" / "data").mkdir(parents=True)
+    (folder / "comments" / "data" / "comments.db").write_bytes(b"precious")
+    (folder / "stale.html").write_text("from an older publish")
+    return folder
+
+
+def test_publish_dry_run_changes_nothing(repo_copy, server_folder):
+    require_tool("rsync")
+    result = invoke(repo_copy, "publish", "--dry-run", env=_env(server_folder))
+    assert "essays/unresolved-desire-to-connect/index.html" in result.stdout
+    assert sorted(p.name for p in server_folder.iterdir()) == ["comments", "stale.html"]
+
+
+def test_publish_ships_site_and_keeps_comment_data(repo_copy, server_folder):
+    require_tool("rsync")
+    (repo_copy / "content" / "extra" / "comments").mkdir()
+    (repo_copy / "content" / "extra" / "comments" / "leak.txt").write_text("must not ship")
+    invoke(repo_copy, "publish", env=_env(server_folder))
+    assert (repo_copy / "output/extra/comments/leak.txt").is_file()  # built, yet not shipped
+    assert (server_folder / "essays/unresolved-desire-to-connect/index.html").is_file()
+    assert "https://writer.example" in (server_folder / "index.html").read_text()
+    assert (server_folder / "comments/data/comments.db").read_bytes() == b"precious"
+    assert not (server_folder / "stale.html").exists()  # --delete keeps the site exact
+    assert not list(server_folder.rglob("leak.txt"))
+
+
+def test_publish_without_target_says_what_to_set(repo_copy):
+    env = _env(None)
+    result = invoke(repo_copy, "publish", check=False, env=env)
+    assert result.returncode != 0 and "KIZUNA_DEPLOY_TARGET" in result.stdout
+
+
+def _env(folder):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIZUNA_")}
+    env["KIZUNA_SITEURL"] = "https://writer.example"
+    if folder is not None:
+        env["KIZUNA_DEPLOY_TARGET"] = str(folder)
+    return env

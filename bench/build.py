@@ -284,8 +284,12 @@ def main() -> None:
     print(f"Generating {args.essays} essays in {CORPUS.relative_to(ROOT)} ...", flush=True)
     slugs = generate_corpus(args.essays)
     write_bare_settings()
-    total_words = sum(len(p.read_text().split("\n\n", 1)[1].split()) for p in CORPUS.glob("*.md"))
-    print(f"  {len(slugs)} essays, {total_words:,} words of body text")
+    # Body words only: Markdown markup (##, >, --, [^1]:) is not a word.
+    body_words = [
+        sum(1 for token in p.read_text(encoding="utf-8").split("\n\n", 1)[1].split() if any(c.isalpha() for c in token))
+        for p in CORPUS.glob("essay-*.md")
+    ]
+    print(f"  {len(slugs)} essays, {sum(body_words):,} words of body text ({min(body_words)}-{max(body_words)} per essay)")
 
     # What each build must have written (URL settings differ: bare Pelican
     # writes <slug>.html, ours writes essays/<slug>/index.html).

@@ -71,11 +71,13 @@ MARKDOWN = {
     "extension_configs": {
         "markdown.extensions.extra": {},  # footnotes, attr_list, md_in_html, tables
         "markdown.extensions.toc": {"permalink": "#", "permalink_title": "Link to this section"},
-        "markdown.extensions.smarty": {},  # real quotes and dashes
-        "markdown.extensions.codehilite": {"css_class": "highlight", "guess_lang": False},
+        # Real quotes, dashes and ellipses: smarty, run by a faster equivalent.
+        "kizuna.quick_smarty": {},
     },
     "output_format": "html5",
 }
+# No codehilite: essays seldom hold code, and Pygments' spans and stylesheet
+# would weigh on every page; fenced code still renders as <pre><code>.
 TYPOGRIFY = False  # smarty already does quotes and dashes
 
 STATIC_PATHS = ["images", "extra"]
@@ -92,6 +94,7 @@ PLUGINS = [
     "pelican.plugins.related_posts",
     "pelican.plugins.readtime",
     "pelican.plugins.sitemap",
+    "markdown_reuse",
     "content_checks",
 ]
 RELATED_POSTS_MAX = 3

@@ -276,6 +276,9 @@ def default_output_root() -> Path:
 
 def fresh(path: Path) -> Path:
     shutil.rmtree(path, ignore_errors=True)
+    # Flush what earlier builds and this removal left for the disk to do, so
+    # the next build is timed for its own work, not for the writeback of the last.
+    os.sync()
     return path
 
 

@@ -13,13 +13,7 @@ import urllib.request
 
 import pytest
 
-from conftest import invoke, require_tool
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from conftest import free_port, invoke, require_tool
 
 
 def wait_for(url: str, seconds: float = 30.0):

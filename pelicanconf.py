@@ -7,6 +7,8 @@ import sys
 # Plugins and the kizuna package are imported by path, not installed.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from kizuna.assets import hashed, svg_data_uri  # noqa: E402
+
 AUTHOR = os.environ.get("KIZUNA_AUTHOR", "K.A.L.T")
 SITENAME = os.environ.get("KIZUNA_SITENAME", "Kizuna")
 SITESUBTITLE = "Reflective essays, and a quiet place to answer them"
@@ -81,6 +83,8 @@ MARKDOWN = {
 TYPOGRIFY = False  # smarty already does quotes and dashes
 
 STATIC_PATHS = ["images", "extra"]
+FAVICON_DATA_URI = svg_data_uri(os.path.join(PATH, "extra", "favicon.svg"))
+JINJA_FILTERS = {"hashed": hashed}  # content-hashed names for theme assets
 EXTRA_PATH_METADATA = {
     "extra/robots.txt": {"path": "robots.txt"},
     "extra/favicon.svg": {"path": "favicon.svg"},

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from kizuna import CONTENT, DEV_SETTINGS, PROD_SETTINGS, ROOT
+from kizuna.browser import CHROMIUM, CHROMIUM_ARGS, launch  # noqa: F401 (re-exported for tests)
 from kizuna.build import build
 
 sys.path.insert(0, str(ROOT))
@@ -107,12 +108,6 @@ def site_url(dev_site):
         server.wait(timeout=10)
 
 
-CHROMIUM = "/usr/bin/chromium"
-# What works for Debian's chromium in this sandbox (see DESIGN.md).
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
 @pytest.fixture(scope="session")
 def browser():
     """Debian's chromium, headless, driven by Playwright."""
@@ -121,6 +116,6 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        chromium = launch(playwright)
         yield chromium
         chromium.close()

@@ -105,6 +105,12 @@ def test(c, k=""):
 
 
 @task
+def screenshots(c):
+    """Screenshot the essay page (phone, desktop; light, dark) into docs/."""
+    c.run(f"{sys.executable} -m kizuna.screenshots --out {ROOT / 'docs'}", pty=False)
+
+
+@task
 def bench(c):
     """Run every benchmark, printing ratios against anchors."""
     for script in sorted((ROOT / "bench").glob("*.py")):

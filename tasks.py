@@ -106,7 +106,7 @@ def test(c, k=""):
 
 @task
 def screenshots(c):
-    """Screenshot the essay page (phone, desktop; light, dark) into docs/."""
+    """Screenshot the essay page, light and dark, into docs/."""
     c.run(f"{sys.executable} -m kizuna.screenshots --out {ROOT / 'docs'}", pty=False)
 
 

@@ -1,9 +1,12 @@
 """Serve the built site on loopback, the way a real server would: clean URLs
-(/essays/<slug>/ → index.html) and our 404.html for unknown addresses."""
+(/essays/<slug>/ → index.html), our 404.html for unknown addresses, and the
+precompressed .br/.gz copies that publishconf.py writes, chosen as nginx's
+brotli_static and gzip_static choose them."""
 
 import argparse
 import functools
 import http.server
+import urllib.parse
 from pathlib import Path
 
 from kizuna import OUTPUT
@@ -11,8 +14,82 @@ from kizuna import OUTPUT
 HOST = "127.0.0.1"
 PORT = 8000
 
+# Precompressed siblings, best first: brotli is smaller, so it wins when the
+# client takes both (as every current browser does).
+ENCODINGS = [("br", ".br"), ("gzip", ".gz")]
+
+
+def accepted_encodings(header: str) -> set[str]:
+    """The content codings an Accept-Encoding header allows, lower-cased.
+    "gzip;q=0" refuses gzip; "*" stands for every coding not named."""
+    allowed, refused, wildcard = set(), set(), False
+    for item in header.split(","):
+        coding, _, params = item.strip().partition(";")
+        coding = coding.strip().lower()
+        if not coding:
+            continue
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0  # a malformed weight is not consent
+        if coding == "*":
+            wildcard = quality > 0
+        elif quality > 0:
+            allowed.add(coding)
+        else:
+            refused.add(coding)
+    if wildcard:
+        allowed |= {coding for coding, _ in ENCODINGS} - refused
+    return allowed
+
 
 class SiteHandler(http.server.SimpleHTTPRequestHandler):
+    def end_headers(self):
+        # As production does: assets named by their content hash (?v=…) never
+        # change, so keep them a year; pages are checked again each visit.
+        query = urllib.parse.urlsplit(self.path).query
+        immutable = "v=" in query and self.command in ("GET", "HEAD")
+        self.send_header("Cache-Control", "public, max-age=31536000, immutable" if immutable else "no-cache")
+        super().end_headers()
+
+    def send_head(self):
+        """Serve <file>.br or <file>.gz in place of <file> when the client takes
+        that coding and the copy exists; everything else (redirects of folders
+        without a slash, plain files, 404s) is the standard handler's job."""
+        path = Path(self.translate_path(self.path))
+        if urllib.parse.urlsplit(self.path).path.endswith("/"):
+            path = path / "index.html"  # a folder's page; a file named with "/" stays a 404
+        if not path.is_file():
+            return super().send_head()
+        siblings = [(coding, path.with_name(path.name + suffix)) for coding, suffix in ENCODINGS]
+        siblings = [(coding, copy) for coding, copy in siblings if copy.is_file()]
+        if not siblings:
+            return super().send_head()  # nothing to choose between: no Vary either
+        accepted = accepted_encodings(self.headers.get("Accept-Encoding", ""))
+        coding, served = next(((c, copy) for c, copy in siblings if c in accepted), (None, path))
+        body = served.open("rb")
+        try:
+            stat = served.stat()
+            self.send_response(200)
+            # The type is the original file's: index.html.br is still HTML.
+            self.send_header("Content-Type", self.guess_type(str(path)))
+            if coding:
+                self.send_header("Content-Encoding", coding)
+            # The answer depends on Accept-Encoding, so caches must key on it,
+            # whichever variant this client got.
+            self.send_header("Vary", "Accept-Encoding")
+            self.send_header("Content-Length", str(stat.st_size))
+            self.send_header("Last-Modified", self.date_time_string(stat.st_mtime))
+            self.end_headers()
+        except BaseException:
+            body.close()
+            raise
+        return body  # do_GET copies it and closes it; do_HEAD only closes it
+
     def send_error(self, code, message=None, explain=None):
         page = Path(self.directory) / "404.html"
         if code == 404 and page.is_file():

@@ -269,3 +269,15 @@ def test_keyboard_reaches_and_works_the_theme_toggle(new_page, site_url):
     page.keyboard.press("Space")
     assert theme_state(page)["theme"] == "light"
     assert theme_state(page)["pressed"] == "false"
+
+
+def test_print_shows_just_the_essay(new_page, site_url):
+    page = new_page()
+    page.goto(f"{site_url}/essays/unresolved-desire-to-connect/")
+    page.emulate_media(media="print")
+    shown = page.evaluate("""() => Object.fromEntries(
+        ["header.site", "footer.site", "#comments", ".related", ".neighbours", "article.essay", ".signoff", ".invitation"]
+          .map(s => [s, document.querySelector(s) ? getComputedStyle(document.querySelector(s)).display !== "none" : null]))""")
+    assert shown["article.essay"] and shown[".signoff"] and shown[".invitation"]
+    # Hidden in print, or (related, neighbours: one essay has none) not there at all.
+    assert not any(shown[s] for s in ["header.site", "footer.site", "#comments", ".related", ".neighbours"])

@@ -6,11 +6,13 @@ code, and tasks themselves work from Python: `tasks.build(invoke.Context())`.
 
 import sys
 
-from invoke import Exit, task
+from invoke import Collection, Exit, task
 
 from kizuna import DEV_SETTINGS, OUTPUT, PROD_SETTINGS, ROOT, build as site
+from kizuna.comments import settings as comment_settings
+from kizuna.comments.server import isso_command
 from kizuna.new_essay import new_essay
-from kizuna.processes import run_until_interrupted
+from kizuna.processes import run_until_interrupted, running
 from kizuna.publish import PublishError, publish as rsync_publish
 from kizuna.serve import PORT
 
@@ -50,11 +52,17 @@ def regenerate(c):
     c.run(f"{sys.executable} -m pelican content -s {DEV_SETTINGS} -o {OUTPUT} --autoreload", pty=False)
 
 
+def _site_and_comments(port):
+    """The site and Isso side by side; Isso accepts posts from this site's origin."""
+    environment = comment_settings.development_environment(site_origin=f"http://127.0.0.1:{port}")
+    return {"site": (_site_server(port), None), "comments": (isso_command(), environment)}
+
+
 @task
 def serve(c, port=PORT):
-    """Build, then serve on http://127.0.0.1:8000 until Ctrl-C."""
+    """Build, then serve site and comments on 127.0.0.1 until Ctrl-C."""
     _build(DEV_SETTINGS)
-    run_until_interrupted({"site": _site_server(port)}, cwd=ROOT)
+    run_until_interrupted(_site_and_comments(port), cwd=ROOT)
 
 
 @task
@@ -71,11 +79,14 @@ def preview(c):
 
 @task
 def livereload(c, port=PORT):
-    """Serve, rebuild and reload the browser on every change."""
+    """Serve site and comments; rebuild and reload on every change."""
     from kizuna.livereload import serve_and_watch
 
     _build(DEV_SETTINGS)
-    serve_and_watch(lambda: _build(DEV_SETTINGS), port=port)
+    comments = _site_and_comments(port)
+    del comments["site"]  # livereload serves the site itself
+    with running(comments, cwd=ROOT):
+        serve_and_watch(lambda: _build(DEV_SETTINGS), port=port)
 
 
 @task(help={"title": "the essay's title", "tags": "comma-separated tags"})

@@ -1,9 +1,14 @@
 """Start the servers a task needs, and stop every one of them by process id,
-whether the writer presses Ctrl-C or one of them dies."""
+whether the writer presses Ctrl-C, the task is stopped by SIGTERM, or one of
+the servers dies."""
 
+import contextlib
 import signal
 import subprocess
 import time
+
+# name → (command, environment or None for this process's own)
+Commands = dict[str, tuple[list[str], dict | None]]
 
 
 def stop(process: subprocess.Popen, grace: float = 5.0) -> None:
@@ -20,21 +25,31 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def run_until_interrupted(commands: dict[str, list[str]], cwd=None) -> int:
-    """Run named commands side by side until Ctrl-C or until one exits.
-    Returns the exit code of the first one that stopped on its own (0 on Ctrl-C)."""
+@contextlib.contextmanager
+def running(commands: Commands, cwd=None):
+    """Start the commands; on leaving, for whatever reason, stop them all."""
     # Stopping this process by its id (SIGTERM) must stop its servers too.
     signal.signal(signal.SIGTERM, _interrupt)
-    processes = {name: subprocess.Popen(command, cwd=cwd) for name, command in commands.items()}
+    processes = {}
     try:
-        while True:
-            for name, process in processes.items():
-                if process.poll() is not None:
-                    print(f"{name} stopped (exit code {process.returncode}); stopping the rest.")
-                    return process.returncode
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        return 0
+        for name, (command, environment) in commands.items():
+            processes[name] = subprocess.Popen(command, cwd=cwd, env=environment)
+        yield processes
     finally:
         for process in processes.values():
             stop(process)
+
+
+def run_until_interrupted(commands: Commands, cwd=None) -> int:
+    """Run named commands side by side until Ctrl-C or until one exits.
+    Returns the exit code of the first one that stopped on its own (0 on Ctrl-C)."""
+    try:
+        with running(commands, cwd) as processes:
+            while True:
+                for name, process in processes.items():
+                    if process.poll() is not None:
+                        print(f"{name} stopped (exit code {process.returncode}); stopping the rest.")
+                        return process.returncode
+                time.sleep(0.2)
+    except KeyboardInterrupt:
+        return 0

@@ -119,3 +119,39 @@ def browser():
         chromium = launch(playwright)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def isso(tmp_path):
+    """A real Isso server (comments/isso.cfg, `isso run`) on a free loopback
+    port with its own database under tmp_path; stopped by pid afterwards.
+    Yields an object with .url, .db, .env (the expanded environment) and
+    .site_origin (the origin allowed to post)."""
+    from types import SimpleNamespace
+
+    from kizuna.comments.server import isso_command
+    from kizuna.comments.settings import development_environment
+
+    port = free_port()
+    site_origin = "http://127.0.0.1:8000"
+    env = development_environment(site_origin=site_origin, port=port, db=tmp_path / "data" / "comments.db",
+                                  base={k: v for k, v in os.environ.items() if not k.startswith("KIZUNA_")})
+    env["KIZUNA_ISSO_RATELIMIT"] = "1000"  # tests post quickly from one address
+    yield from _isso_running(env, port, site_origin, tmp_path)
+
+
+def _isso_running(env, port, site_origin, tmp_path):
+    from types import SimpleNamespace
+
+    from kizuna.comments.server import isso_command
+
+    log = (tmp_path / "isso.log").open("w")
+    server = subprocess.Popen(isso_command(), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until_listening(port, server)
+        yield SimpleNamespace(url=f"http://127.0.0.1:{port}", db=Path(env["KIZUNA_ISSO_DB"]), env=env,
+                              site_origin=site_origin, log=tmp_path / "isso.log", port=port)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()

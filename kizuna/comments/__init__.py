@@ -1,0 +1,1 @@
+"""Readers' comments: running Isso, moderating, exporting and backing up."""

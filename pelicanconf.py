@@ -90,6 +90,12 @@ EXTRA_PATH_METADATA = {
     "extra/favicon.svg": {"path": "favicon.svg"},
 }
 
+# Comments: readers' browsers talk to ISSO_URL; the build reads approved
+# comments from ISSO_BAKE_URL and bakes them into the pages (plugins/baked_comments).
+ISSO_URL = os.environ.get("KIZUNA_DEV_ISSO_URL", "http://127.0.0.1:8080/")  # invoke serve runs it
+ISSO_BAKE_URL = ISSO_URL
+COMMENTS_THREAD_ID = "/essays/{slug}/"  # stable even if ARTICLE_URL changes
+
 # Official pelican-plugins, listed explicitly (PLUGINS=None would load every
 # installed one), then our own from plugins/.
 PLUGIN_PATHS = ["plugins"]
@@ -100,6 +106,7 @@ PLUGINS = [
     "pelican.plugins.sitemap",
     "markdown_reuse",
     "content_checks",
+    "baked_comments",
 ]
 RELATED_POSTS_MAX = 3
 SITEMAP = {

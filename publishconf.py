@@ -16,6 +16,7 @@ from pelicanconf import PLUGINS  # noqa: E402
 
 SITEURL = os.environ.get("KIZUNA_SITEURL", "https://kizuna.example.org").rstrip("/")
 ISSO_URL = os.environ.get("KIZUNA_ISSO_URL", SITEURL + "/isso/")
+ISSO_BAKE_URL = os.environ.get("KIZUNA_ISSO_BAKE_URL", ISSO_URL)
 RELATIVE_URLS = False
 FEED_DOMAIN = SITEURL
 

@@ -23,3 +23,92 @@
   show();
   button.hidden = false;
 })();
+
+// Comments. Isso's widget (embed.min.js, 20 KB compressed) loads only when the
+// reader comes near the comments, or asks for it. It takes the place of the
+// comments baked into the page at build time, keeping their height so
+// nothing below jumps.
+(function () {
+  var thread = document.getElementById("isso-thread");
+  if (!thread) return;
+  var section = document.getElementById("comments");
+  var button = section.querySelector(".load-comments button");
+  var endpoint = thread.dataset.isso.replace(/\/+$/, "");
+  var loaded = false;
+
+  function load() {
+    if (loaded) return;
+    loaded = true;
+    if (button) button.parentNode.remove();
+    var style = document.createElement("link");
+    style.rel = "stylesheet";
+    style.href = thread.dataset.css;
+    document.head.appendChild(style);
+    var baked = section.querySelector("[data-baked]");
+    if (baked) {
+      thread.style.minHeight = baked.offsetHeight + "px";
+      baked.remove();
+    }
+    var script = document.createElement("script");
+    script.src = endpoint + "/js/embed.min.js";
+    script.setAttribute("data-isso", endpoint);
+    script.setAttribute("data-isso-css", "false");  // styled by comments.css, in both themes
+    script.setAttribute("data-isso-lang", document.documentElement.lang || "en");
+    script.setAttribute("data-isso-vote", "false");  // a place to answer, not to score
+    script.setAttribute("data-isso-avatar", "false");
+    script.setAttribute("data-isso-gravatar", "false");
+    // Gentler words than Isso's defaults; anonymity is the default, not a gap.
+    var words = {
+      "postbox-text": "Your thoughts (at least 3 characters)",
+      "postbox-author": "Name (optional, leave empty to stay anonymous)",
+      "postbox-author-placeholder": "Anonymous",
+      "postbox-email": "E-mail (optional, never shown)",
+      "postbox-email-placeholder": "",
+      "postbox-website-placeholder": "",
+      "postbox-submit": "Send",
+      "postbox-notification": "E-mail me when someone replies"
+    };
+    Object.keys(words).forEach(function (key) {
+      script.setAttribute("data-isso-" + key + "-text-en", words[key]);
+    });
+    script.async = true;
+    document.body.appendChild(script);
+  }
+
+  if ("IntersectionObserver" in window) {
+    var watcher = new IntersectionObserver(function (entries) {
+      if (entries.some(function (entry) { return entry.isIntersecting; })) {
+        watcher.disconnect();
+        load();
+      }
+    }, { rootMargin: "600px 0px" });
+    watcher.observe(section);
+  }
+  if (button) {
+    button.hidden = false;
+    button.addEventListener("click", load);
+  }
+  if (/^#(comments|isso-)/.test(location.hash)) load();
+})();
+
+// Comment counts on lists of essays: the baked number, refreshed with one
+// request to Isso (instead of Isso's 51 KB count.min.js).
+(function () {
+  var list = document.querySelector("[data-isso-counts]");
+  if (!list || !window.fetch) return;
+  var links = list.querySelectorAll("a[data-thoughts]");
+  if (!links.length) return;
+  var ids = Array.prototype.map.call(links, function (link) { return link.dataset.thoughts; });
+  fetch(list.dataset.issoCounts.replace(/\/+$/, "") + "/count", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(ids)
+  }).then(function (response) {
+    return response.ok ? response.json() : null;
+  }).then(function (counts) {
+    if (!counts) return;
+    counts.forEach(function (count, i) {
+      links[i].textContent = count + (count === 1 ? " thought" : " thoughts");
+    });
+  }).catch(function () { /* the baked numbers stay */ });
+})();

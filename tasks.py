@@ -4,6 +4,7 @@ Each task is a few lines that call into kizuna/, so tests can call the same
 code, and tasks themselves work from Python: `tasks.build(invoke.Context())`.
 """
 
+import os
 import sys
 
 from invoke import Collection, Exit, task
@@ -52,23 +53,27 @@ def regenerate(c):
     c.run(f"{sys.executable} -m pelican content -s {DEV_SETTINGS} -o {OUTPUT} --autoreload", pty=False)
 
 
-def _site_and_comments(port):
-    """The site and Isso side by side; Isso accepts posts from this site's origin."""
-    environment = comment_settings.development_environment(site_origin=f"http://127.0.0.1:{port}")
+def _site_and_comments(port, comments_port):
+    """The site and Isso side by side; Isso accepts posts from this site's
+    origin, and the pages (built after this) point at this Isso."""
+    os.environ["KIZUNA_DEV_ISSO_URL"] = f"http://127.0.0.1:{comments_port}/"
+    environment = comment_settings.development_environment(site_origin=f"http://127.0.0.1:{port}",
+                                                           port=comments_port)
     return {"site": (_site_server(port), None), "comments": (isso_command(), environment)}
 
 
 @task
-def serve(c, port=PORT):
+def serve(c, port=PORT, comments_port=comment_settings.ISSO_PORT):
     """Build, then serve site and comments on 127.0.0.1 until Ctrl-C."""
+    servers = _site_and_comments(port, comments_port)
     _build(DEV_SETTINGS)
-    run_until_interrupted(_site_and_comments(port), cwd=ROOT)
+    run_until_interrupted(servers, cwd=ROOT)
 
 
 @task
-def reserve(c, port=PORT):
+def reserve(c, port=PORT, comments_port=comment_settings.ISSO_PORT):
     """Same as serve (the name Pelican users know)."""
-    serve(c, port)
+    serve(c, port, comments_port)
 
 
 @task
@@ -78,13 +83,13 @@ def preview(c):
 
 
 @task
-def livereload(c, port=PORT):
+def livereload(c, port=PORT, comments_port=comment_settings.ISSO_PORT):
     """Serve site and comments; rebuild and reload on every change."""
     from kizuna.livereload import serve_and_watch
 
-    _build(DEV_SETTINGS)
-    comments = _site_and_comments(port)
+    comments = _site_and_comments(port, comments_port)
     del comments["site"]  # livereload serves the site itself
+    _build(DEV_SETTINGS)
     with running(comments, cwd=ROOT):
         serve_and_watch(lambda: _build(DEV_SETTINGS), port=port)
 

@@ -16,7 +16,7 @@ from kizuna.build import build
 sys.path.insert(0, str(ROOT))
 IN_CI = os.environ.get("CI") == "true"
 # What a writer's checkout is made of; copies leave out output/, cache/, .venv.
-REPO_PARTS = ["content", "theme", "plugins", "kizuna", "pelicanconf.py", "publishconf.py", "tasks.py"]
+REPO_PARTS = ["content", "theme", "plugins", "kizuna", "comments", "pelicanconf.py", "publishconf.py", "tasks.py"]
 
 
 def require_tool(name: str) -> str:
@@ -50,7 +50,7 @@ def repo_copy(tmp_path) -> Path:
     for part in REPO_PARTS:
         source = ROOT / part
         if source.is_dir():
-            shutil.copytree(source, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(source, copy / part, ignore=shutil.ignore_patterns("__pycache__", "data", "backups"))
         else:
             shutil.copy2(source, copy / part)
     return copy

@@ -34,21 +34,33 @@ def port_is_open(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_serve_builds_serves_and_stops_by_pid(repo_copy):
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "invoke", "serve", "--port", str(port)],
+def test_serve_runs_site_and_comments_and_stops_both_by_pid(repo_copy):
+    port, comments_port = free_port(), free_port()
+    server = subprocess.Popen([sys.executable, "-m", "invoke", "serve", "--port", str(port),
+                               "--comments-port", str(comments_port)],
                               cwd=repo_copy, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         page = wait_for(f"http://127.0.0.1:{port}/essays/unresolved-desire-to-connect/")
         assert page.status == 200
-        assert "Unresolved Desire to Connect" in page.read().decode()
+        html = page.read().decode()
+        assert "Unresolved Desire to Connect" in html
+        assert f'data-isso="http://127.0.0.1:{comments_port}/"' in html  # the page talks to this Isso
         missing = wait_for(f"http://127.0.0.1:{port}/no/such/page/")
         assert missing.code == 404
         assert "This page is not here" in missing.read().decode()
+        # Isso answers, and accepts a comment from the local site's origin.
+        wait_for(f"http://127.0.0.1:{comments_port}/config")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{comments_port}/new?uri=%2Fessays%2Funresolved-desire-to-connect%2F",
+            data=b'{"text": "A first thought, from the local site.", "title": "Unresolved"}',
+            headers={"Content-Type": "application/json", "Origin": f"http://127.0.0.1:{port}"})
+        assert urllib.request.urlopen(request).status == 202  # waiting for moderation
+        assert (repo_copy / "comments/data/comments.db").is_file()
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=15)
     assert not port_is_open(port), "the site server outlived invoke serve"
+    assert not port_is_open(comments_port), "Isso outlived invoke serve"
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ the servers dies."""
 
 import contextlib
 import signal
+import socket
 import subprocess
 import time
 
@@ -19,6 +20,19 @@ def stop(process: subprocess.Popen, grace: float = 5.0) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def wait_until_listening(port: int, process: subprocess.Popen | None = None, seconds: float = 30.0) -> None:
+    """Wait for a server to accept connections on 127.0.0.1:port; fail early if it died."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before listening on {port}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {seconds}s")
 
 
 def _interrupt(signum, frame):
@@ -40,11 +54,14 @@ def running(commands: Commands, cwd=None):
             stop(process)
 
 
-def run_until_interrupted(commands: Commands, cwd=None) -> int:
-    """Run named commands side by side until Ctrl-C or until one exits.
+def run_until_interrupted(commands: Commands, cwd=None, after_start=None) -> int:
+    """Run named commands side by side until Ctrl-C or until one exits;
+    after_start(processes), if given, runs once they are started.
     Returns the exit code of the first one that stopped on its own (0 on Ctrl-C)."""
     try:
         with running(commands, cwd) as processes:
+            if after_start:
+                after_start(processes)
             while True:
                 for name, process in processes.items():
                     if process.poll() is not None:

@@ -12,6 +12,7 @@ import pytest
 from kizuna import CONTENT, DEV_SETTINGS, PROD_SETTINGS, ROOT
 from kizuna.browser import CHROMIUM, CHROMIUM_ARGS, launch  # noqa: F401 (re-exported for tests)
 from kizuna.build import build
+from kizuna.processes import wait_until_listening  # noqa: F401 (tests import it from here)
 
 sys.path.insert(0, str(ROOT))
 IN_CI = os.environ.get("CI") == "true"
@@ -77,21 +78,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def wait_until_listening(port: int, process: subprocess.Popen, seconds: float = 30.0) -> None:
-    import socket
-    import time
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode} before listening on {port}")
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {seconds}s")
 
 
 @pytest.fixture(scope="session")

@@ -80,8 +80,10 @@ def development_environment(site_origin: str = "http://127.0.0.1:8000", port: in
 
 REQUIRED_IN_PRODUCTION = (
     "KIZUNA_ISSO_DB", "KIZUNA_ISSO_HOST", "KIZUNA_ISSO_LISTEN", "KIZUNA_ISSO_PUBLIC_ENDPOINT",
-    "KIZUNA_ISSO_ADMIN_PASSWORD", "KIZUNA_ISSO_SALT", "KIZUNA_SMTP_HOST", "KIZUNA_SMTP_TO", "KIZUNA_SMTP_FROM",
+    "KIZUNA_ISSO_ADMIN_PASSWORD", "KIZUNA_ISSO_SALT",
 )
+# Needed when the writer is told of new comments by e-mail (the default).
+REQUIRED_FOR_MAIL = ("KIZUNA_SMTP_HOST", "KIZUNA_SMTP_TO", "KIZUNA_SMTP_FROM")
 PRODUCTION_DEFAULTS = {
     "KIZUNA_ISSO_NOTIFY": "smtp",
     "KIZUNA_ISSO_REPLY_NOTIFICATIONS": "true",
@@ -100,7 +102,10 @@ def production_environment(base: dict | None = None) -> dict[str, str]:
     environment = dict(os.environ if base is None else base)
     for name, value in PRODUCTION_DEFAULTS.items():
         environment.setdefault(name, value)
-    problems = [f"{name} is not set" for name in REQUIRED_IN_PRODUCTION if not environment.get(name, "").strip()]
+    required = REQUIRED_IN_PRODUCTION
+    if "smtp" in environment["KIZUNA_ISSO_NOTIFY"].lower():
+        required += REQUIRED_FOR_MAIL
+    problems = [f"{name} is not set" for name in required if not environment.get(name, "").strip()]
     salt = environment.get("KIZUNA_ISSO_SALT", "")
     if salt == PUBLIC_DEFAULT_SALT:
         problems.append("KIZUNA_ISSO_SALT is Isso's public default salt; anyone could confirm a guessed e-mail")

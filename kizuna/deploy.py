@@ -1,0 +1,90 @@
+"""`invoke deploy.render`: the nginx and systemd files for a real server,
+rendered from deploy/*.j2 and the site's settings into one folder the writer
+copies to the server (see README, "Deploying")."""
+
+import base64
+import hashlib
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from kizuna import ROOT
+
+TEMPLATES = ROOT / "deploy"
+EARLY_SCRIPT = ROOT / "theme" / "templates" / "partials" / "theme_early.html"
+BROTLI_MODULE = Path("/usr/lib/nginx/modules/ngx_http_brotli_static_module.so")
+
+
+@dataclass
+class Deployment:
+    site_url: str                       # https://essays.example.org
+    site_root: str = "/srv/kizuna/www"  # where `invoke publish` puts output/
+    listen: str = "80"
+    isso_upstream: str = "127.0.0.1:8081"
+    cache_dir: str = "/var/cache/nginx/kizuna"
+    data_dir: str = "/var/lib/kizuna"
+    app_dir: str = "/srv/kizuna/app"
+    env_file: str = "/etc/kizuna/isso.env"
+    conf_dir: str = "/etc/nginx/kizuna"   # where proxy.conf and headers*.conf go
+    user: str = "kizuna"
+    workers: int = 3
+    max_body: str = "64k"
+    admin_allow: list[str] = field(default_factory=lambda: ["127.0.0.1"])
+    theme_static_dir: str = "theme"
+
+    @property
+    def site_origin(self) -> str:
+        parts = urlsplit(self.site_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def server_name(self) -> str:
+        return urlsplit(self.site_url).hostname or "_"
+
+
+def inline_script_hashes(template: Path = EARLY_SCRIPT) -> str:
+    """CSP hashes of the theme's inline scripts, so they run and nothing else inline does."""
+    scripts = re.findall(r"<script>(.*?)</script>", template.read_text(encoding="utf-8"), re.S)
+    return " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'" for script in scripts
+    )
+
+
+def render(deployment: Deployment, out: Path, stage_prefix: Path | None = None) -> list[Path]:
+    """Write the rendered files into `out` and return their paths. With
+    stage_prefix, also a whole nginx.conf for running nginx under that prefix."""
+    out.mkdir(parents=True, exist_ok=True)
+    conf_dir = Path(stage_prefix) if stage_prefix else Path(deployment.conf_dir)
+    values = {
+        **asdict(deployment),
+        "site_origin": deployment.site_origin,
+        "server_name": deployment.server_name,
+        "script_hashes": inline_script_hashes(),
+        "headers_file": conf_dir / "headers.conf",
+        "headers_moderation_file": conf_dir / "headers-moderation.conf",
+        "proxy_file": conf_dir / "proxy.conf",
+        "brotli": BROTLI_MODULE.exists() or not stage_prefix,
+        "brotli_module": BROTLI_MODULE if BROTLI_MODULE.exists() else None,
+        "prefix": stage_prefix,
+    }
+    environment = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
+                              keep_trailing_newline=True)
+    names = {
+        "nginx-site.conf.j2": "nginx-site.conf",
+        "proxy.conf.j2": "proxy.conf",
+        "headers.conf.j2": "headers.conf",
+        "headers-moderation.conf.j2": "headers-moderation.conf",
+        "kizuna-isso.service.j2": "kizuna-isso.service",
+        "isso.env.example.j2": "isso.env.example",
+    }
+    if stage_prefix:
+        names["nginx-stage.conf.j2"] = "nginx.conf"
+    written = []
+    for template, name in names.items():
+        path = out / name
+        path.write_text(environment.get_template(template).render(values), encoding="utf-8")
+        written.append(path)
+    return written

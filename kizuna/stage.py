@@ -1,0 +1,84 @@
+"""`invoke stage`: the production topology on loopback. nginx (Debian's, with
+its own prefix and temp paths under stage/, never /etc/nginx) in front of
+gunicorn running Isso, serving a production build, until Ctrl-C."""
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from kizuna import PROD_SETTINGS, ROOT, build
+from kizuna.comments import settings as comment_settings
+from kizuna.deploy import Deployment, render
+
+STAGE = ROOT / "stage"  # git-ignored
+
+
+@dataclass
+class Stage:
+    port: int = 8088
+    isso_port: int = 8089
+    prefix: Path = STAGE
+    workers: int = 3
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def db(self) -> Path:
+        return self.prefix / "data" / "comments.db"
+
+
+def isso_environment(stage: Stage, base: dict | None = None) -> dict[str, str]:
+    """Production settings, checked as production checks them, for loopback.
+    Secrets are the local ones from comments/data/secrets.env unless given."""
+    environment = dict(os.environ if base is None else base)
+    for name, value in comment_settings.development_secrets().items():
+        environment.setdefault(name, value)
+    environment.update({
+        "KIZUNA_ISSO_DB": str(stage.db),
+        "KIZUNA_ISSO_HOST": stage.url,
+        "KIZUNA_ISSO_LISTEN": f"http://127.0.0.1:{stage.isso_port}",
+        "KIZUNA_ISSO_PUBLIC_ENDPOINT": stage.url + "/isso",
+        "KIZUNA_ISSO_TRUSTED_PROXIES": "127.0.0.1",
+    })
+    # Mail only if the writer configured SMTP; otherwise notices go to the log.
+    environment.setdefault("KIZUNA_ISSO_NOTIFY", "smtp" if environment.get("KIZUNA_SMTP_HOST") else "stdout")
+    stage.db.parent.mkdir(parents=True, exist_ok=True)
+    return comment_settings.production_environment(environment)
+
+
+def prepare(stage: Stage) -> dict[str, tuple[list[str], dict | None]]:
+    """Render the configs and return the two servers to start."""
+    if shutil.which("nginx") is None:
+        raise RuntimeError("nginx is not installed: ./setup --dev installs it (Debian's nginx)")
+    for folder in ("tmp", "cache", "www"):
+        (stage.prefix / folder).mkdir(parents=True, exist_ok=True)
+    deployment = Deployment(
+        site_url=stage.url, site_root=str(stage.prefix / "www"), listen=f"127.0.0.1:{stage.port}",
+        isso_upstream=f"127.0.0.1:{stage.isso_port}", cache_dir=str(stage.prefix / "cache"),
+        data_dir=str(stage.db.parent), admin_allow=["127.0.0.1"], workers=stage.workers,
+    )
+    render(deployment, stage.prefix, stage_prefix=stage.prefix)
+    gunicorn = [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(stage.workers),
+                "--bind", f"127.0.0.1:{stage.isso_port}", "--graceful-timeout", "5",
+                "kizuna.comments.wsgi:application"]
+    nginx = ["nginx", "-p", str(stage.prefix), "-c", str(stage.prefix / "nginx.conf"), "-g", "daemon off;"]
+    return {"comments": (gunicorn, isso_environment(stage)), "nginx": (nginx, None)}
+
+
+def build_site(stage: Stage) -> None:
+    """A production build addressed to the stage, baking comments from gunicorn."""
+    saved = {name: os.environ.get(name) for name in ("KIZUNA_SITEURL", "KIZUNA_ISSO_URL", "KIZUNA_ISSO_BAKE_URL")}
+    os.environ.update({"KIZUNA_SITEURL": stage.url, "KIZUNA_ISSO_URL": stage.url + "/isso/",
+                       "KIZUNA_ISSO_BAKE_URL": f"http://127.0.0.1:{stage.isso_port}/"})
+    try:
+        build.build(PROD_SETTINGS, stage.prefix / "www", quiet=True)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -62,7 +62,9 @@ def prepare(stage: Stage) -> dict[str, tuple[list[str], dict | None]]:
         data_dir=str(stage.db.parent), admin_allow=["127.0.0.1"], workers=stage.workers,
     )
     render(deployment, stage.prefix, stage_prefix=stage.prefix)
-    gunicorn = [str(Path(sys.executable).parent / "gunicorn"), "--workers", str(stage.workers),
+    # --preload: Isso is made once, before the fork, so workers share its lock.
+    gunicorn = [str(Path(sys.executable).parent / "gunicorn"), "--preload", "--no-control-socket",
+                "--workers", str(stage.workers),
                 "--bind", f"127.0.0.1:{stage.isso_port}", "--graceful-timeout", "5",
                 "kizuna.comments.wsgi:application"]
     nginx = ["nginx", "-p", str(stage.prefix), "-c", str(stage.prefix / "nginx.conf"), "-g", "daemon off;"]

@@ -126,13 +126,13 @@ def isso(tmp_path):
     yield from _isso_running(env, port, site_origin, tmp_path)
 
 
-def _isso_running(env, port, site_origin, tmp_path):
+def _isso_running(env, port, site_origin, tmp_path, command=None):
     from types import SimpleNamespace
 
     from kizuna.comments.server import isso_command
 
     log = (tmp_path / "isso.log").open("w")
-    server = subprocess.Popen(isso_command(), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(command or isso_command(), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_until_listening(port, server)
         yield SimpleNamespace(url=f"http://127.0.0.1:{port}", db=Path(env["KIZUNA_ISSO_DB"]), env=env,
@@ -141,3 +141,282 @@ def _isso_running(env, port, site_origin, tmp_path):
         server.terminate()
         server.wait(timeout=10)
         log.close()
+
+
+# --- Comments, live: a real Isso, and the site built and served against it ----
+
+ESSAY_PATH = "/essays/unresolved-desire-to-connect/"
+
+
+def approve_comments(db: Path, *ids: int) -> subprocess.CompletedProcess:
+    """Approve comments the way the writer does: `invoke comments.approve 12,14 --db PATH`
+    (one call, however many ids)."""
+    result = subprocess.run([sys.executable, "-m", "invoke", "comments.approve", ",".join(map(str, ids)), "--db", str(db)],
+                            cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+    if result.returncode != 0:
+        raise AssertionError(f"invoke comments.approve failed ({result.returncode}):\n{result.stdout}")
+    return result
+
+
+def live_comments_running(tmp_path: Path, monkeypatch):
+    """Generator behind the `live_comments` fixture (usable at any scope with a
+    MonkeyPatch and a folder): Isso on a free port accepting posts from the
+    site's origin, the development build baked from it (KIZUNA_DEV_ISSO_URL),
+    and kizuna.serve serving that build on another free port. Isso trusts
+    X-Forwarded-For from loopback, as behind the production proxy, so a test
+    can post as many readers (Isso allows three top-level comments per
+    address and thread). Everything is stopped by pid afterwards."""
+    import json
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+    from types import SimpleNamespace
+
+    from kizuna.comments.settings import development_environment
+
+    site_port = free_port()
+    isso_port = free_port()
+    while isso_port == site_port:
+        isso_port = free_port()
+    site_origin = f"http://127.0.0.1:{site_port}"
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KIZUNA_")}
+    base["KIZUNA_ISSO_RATELIMIT"] = "100000"  # tests post quickly
+    base["KIZUNA_ISSO_TRUSTED_PROXIES"] = "127.0.0.1"
+    env = development_environment(site_origin=site_origin, port=isso_port, db=tmp_path / "data" / "comments.db",
+                                  base=base)
+    isso_run = _isso_running(env, isso_port, site_origin, tmp_path)
+    isso = next(isso_run)
+    server = None
+    try:
+        monkeypatch.setenv("KIZUNA_DEV_ISSO_URL", isso.url + "/")
+        output = tmp_path / "site" / "output"
+        build(DEV_SETTINGS, output, CONTENT, quiet=True)
+        server = subprocess.Popen([sys.executable, "-m", "kizuna.serve", "--root", str(output), "--port", str(site_port)],
+                                  cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until_listening(site_port, server)
+
+        def post(text, thread=ESSAY_PATH, reader=None, **fields):
+            """POST /new as a browser on the site would; returns (status, JSON body or error text)."""
+            body = json.dumps({"text": text, "title": "Unresolved Desire to Connect", **fields}).encode()
+            headers = {"Content-Type": "application/json", "Origin": site_origin}
+            if reader:
+                headers["X-Forwarded-For"] = reader
+            request = urllib.request.Request(f"{isso.url}/new?uri={urllib.parse.quote(thread, safe='')}",
+                                             data=body, headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    return response.status, json.load(response)
+            except urllib.error.HTTPError as error:
+                return error.code, error.read().decode("utf-8", "replace")
+
+        yield SimpleNamespace(
+            isso=isso, site_url=site_origin, essay_url=site_origin + ESSAY_PATH, output=output,
+            essay_html=output / ESSAY_PATH.strip("/") / "index.html", post=post,
+            approve=lambda *ids: approve_comments(isso.db, *ids),
+            rebuild=lambda: build(DEV_SETTINGS, output, CONTENT, quiet=True),
+        )
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=10)
+        isso_run.close()
+
+
+@pytest.fixture
+def live_comments(tmp_path, monkeypatch):
+    """The essay site and a real Isso wired together (see live_comments_running)."""
+    yield from live_comments_running(tmp_path, monkeypatch)
+
+
+# --- Comments: Isso's HTTP API, a real SMTP server, and Isso mailing through it -
+
+def isso_request(isso, method: str, path: str, body=None, headers=None, reader: str | None = None):
+    """One request to a running Isso as the site's pages make it; returns
+    (status, body bytes). `reader` becomes X-Forwarded-For (an Isso that
+    trusts loopback as its proxy then sees that reader's address); a body
+    that is an iterable of bytes goes chunked."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", isso.port, timeout=15)
+    headers = {"Origin": isso.site_origin, **(headers or {})}
+    if reader:
+        headers["X-Forwarded-For"] = reader
+    try:
+        chunked = body is not None and not isinstance(body, (bytes, str))  # an iterable: send it chunked
+        connection.request(method, path, body=body, headers=headers, encode_chunked=chunked)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def isso_post(isso, uri: str, text: str, reader: str | None = None, **fields) -> dict:
+    """POST /new as the comment form does; the new comment (Isso's JSON)."""
+    import json
+    import urllib.parse
+
+    body = json.dumps({"text": text, "title": fields.pop("title", "An Essay"), **fields}).encode()
+    status, answer = isso_request(isso, "POST", f"/new?uri={urllib.parse.quote(uri, safe='')}", body,
+                                  {"Content-Type": "application/json"}, reader)
+    assert status in (201, 202), (status, answer)
+    return json.loads(answer)
+
+
+def isso_thread(isso, uri: str) -> dict[int, dict]:
+    """What readers see of a thread (GET /?uri=): public comments by id, replies included."""
+    import json
+    import urllib.parse
+
+    status, answer = isso_request(isso, "GET", f"/?uri={urllib.parse.quote(uri, safe='')}")
+    if status == 404:  # no such thread (yet, or any more)
+        return {}
+    assert status == 200, (status, answer)
+    shown, todo = {}, list(json.loads(answer)["replies"])
+    while todo:
+        comment = todo.pop()
+        shown[comment["id"]] = comment
+        todo.extend(comment.get("replies", []))
+    return shown
+
+
+class Mailbox:
+    """An aiosmtpd handler that keeps every message it is given."""
+
+    def __init__(self):
+        import threading
+
+        self.messages = []
+        self._changed = threading.Condition()
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        import email.policy
+
+        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+        with self._changed:
+            self.messages.append(message)
+            self._changed.notify_all()
+        return "250 Message accepted for delivery"
+
+    def wait_for(self, predicate, seconds: float = 10.0):
+        """The first message for which predicate(message, body) is true, waiting for it to arrive."""
+        import time
+
+        deadline = time.monotonic() + seconds
+        with self._changed:
+            while True:
+                for message in self.messages:
+                    if predicate(message, message.get_body().get_content()):
+                        return message
+                if not self._changed.wait(max(0.0, deadline - time.monotonic())):
+                    subjects = [(m["To"], m["Subject"]) for m in self.messages]
+                    raise AssertionError(f"no such mail within {seconds}s; got {subjects}")
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server (aiosmtpd) on a free loopback port; .port, .mailbox."""
+    from types import SimpleNamespace
+
+    from aiosmtpd.controller import Controller
+
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield SimpleNamespace(port=controller.port, mailbox=mailbox)
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def isso_with_smtp(tmp_path, smtp):
+    """Like `isso`, but mailing the writer (and readers who ask) through the
+    `smtp` fixture's server; moderation links are built on the configured
+    public endpoint, http://localhost:PORT (the request host is 127.0.0.1).
+    Isso trusts X-Forwarded-For from loopback, so tests can post as several
+    readers. Adds .mailbox and .writer (the writer's address)."""
+    from kizuna.comments.settings import development_environment
+
+    port = free_port()
+    site_origin = "http://127.0.0.1:8000"
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KIZUNA_")}
+    base.update({
+        "KIZUNA_SMTP_HOST": "127.0.0.1", "KIZUNA_SMTP_PORT": str(smtp.port), "KIZUNA_SMTP_SECURITY": "none",
+        "KIZUNA_SMTP_TO": "writer@kizuna.test", "KIZUNA_SMTP_FROM": "Kizuna comments <comments@kizuna.test>",
+        "KIZUNA_ISSO_PUBLIC_ENDPOINT": f"http://localhost:{port}", "KIZUNA_ISSO_TRUSTED_PROXIES": "127.0.0.1",
+        "KIZUNA_ISSO_RATELIMIT": "1000",
+    })
+    env = development_environment(site_origin=site_origin, port=port, db=tmp_path / "data" / "comments.db", base=base)
+    running = _isso_running(env, port, site_origin, tmp_path)
+    isso = next(running)
+    isso.mailbox, isso.writer = smtp.mailbox, "writer@kizuna.test"
+    try:
+        yield isso
+    finally:
+        running.close()
+
+
+def production_comment_environment(folder: Path, port: int) -> dict[str, str]:
+    """What a writer sets in production (README, 'Comments'), on loopback:
+    fresh secrets, a database under folder, no mail actually sent."""
+    import secrets
+
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KIZUNA_")}
+    env.update({
+        "KIZUNA_ISSO_DB": str(folder / "data" / "comments.db"),
+        "KIZUNA_ISSO_HOST": f"http://127.0.0.1:{free_port()}",  # the site; nothing listens there
+        "KIZUNA_ISSO_LISTEN": f"http://127.0.0.1:{port}",
+        "KIZUNA_ISSO_PUBLIC_ENDPOINT": f"http://127.0.0.1:{port}",
+        "KIZUNA_ISSO_ADMIN_PASSWORD": secrets.token_urlsafe(18),
+        "KIZUNA_ISSO_SALT": secrets.token_hex(16),
+        "KIZUNA_SMTP_HOST": "127.0.0.1", "KIZUNA_SMTP_PORT": str(free_port()), "KIZUNA_SMTP_SECURITY": "none",
+        "KIZUNA_SMTP_TO": "writer@kizuna.test", "KIZUNA_SMTP_FROM": "Kizuna comments <comments@kizuna.test>",
+        "KIZUNA_ISSO_NOTIFY": "stdout", "KIZUNA_ISSO_REPLY_NOTIFICATIONS": "false",
+        "KIZUNA_ISSO_RATELIMIT": "1000",  # tests post quickly from one address
+    })
+    return env
+
+
+def gunicorn_command(port: int) -> list[str]:
+    """Production's command line (README): gunicorn serving kizuna.comments.wsgi."""
+    return [str(Path(sys.executable).parent / "gunicorn"), "--preload", "--workers", "1", "--bind",
+            f"127.0.0.1:{port}", "--no-control-socket", "kizuna.comments.wsgi:application"]
+
+
+@pytest.fixture(scope="module")
+def comments_wsgi(tmp_path_factory):
+    """Isso as production runs it: gunicorn with kizuna/comments/wsgi.py (the
+    hardening middleware included) on a free loopback port; stopped by pid.
+    Same attributes as `isso`."""
+    from types import SimpleNamespace
+
+    folder = tmp_path_factory.mktemp("comments-wsgi")
+    port = free_port()
+    env = production_comment_environment(folder, port)
+    with (folder / "gunicorn.log").open("w") as log:
+        server = subprocess.Popen(gunicorn_command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_until_listening(port, server)
+            yield SimpleNamespace(url=f"http://127.0.0.1:{port}", db=Path(env["KIZUNA_ISSO_DB"]), env=env, port=port,
+                                  site_origin=env["KIZUNA_ISSO_HOST"], log=folder / "gunicorn.log")
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def isso_alone(tmp_path_factory):
+    """`isso run` as it is (no middleware), module-wide, for comparison."""
+    from kizuna.comments.settings import development_environment
+
+    folder = tmp_path_factory.mktemp("isso-alone")
+    port = free_port()
+    site_origin = "http://127.0.0.1:8000"
+    env = development_environment(site_origin=site_origin, port=port, db=folder / "data" / "comments.db",
+                                  base={k: v for k, v in os.environ.items() if not k.startswith("KIZUNA_")})
+    env["KIZUNA_ISSO_RATELIMIT"] = "1000"
+    from kizuna.comments.server import raw_isso_command
+
+    yield from _isso_running(env, port, site_origin, folder, command=raw_isso_command())

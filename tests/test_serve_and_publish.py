@@ -16,17 +16,22 @@ import pytest
 from conftest import free_port, invoke, require_tool
 
 
-def wait_for(url: str, seconds: float = 30.0):
+def wait_for(url: str, seconds: float = 30.0, status: int = 200):
+    """The response once the server answers with `status` (the site server
+    starts before the first build lands, answering 404 until then)."""
     deadline = time.monotonic() + seconds
     while True:
         try:
-            return urllib.request.urlopen(url, timeout=2)
+            response = urllib.request.urlopen(url, timeout=2)
         except urllib.error.HTTPError as error:
-            return error
+            response = error
         except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+            response = None
+        if response is not None and response.status == status:
+            return response
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url} did not answer {status} within {seconds}s")
+        time.sleep(0.2)
 
 
 def port_is_open(port: int) -> bool:
@@ -45,7 +50,7 @@ def test_serve_runs_site_and_comments_and_stops_both_by_pid(repo_copy):
         html = page.read().decode()
         assert "Unresolved Desire to Connect" in html
         assert f'data-isso="http://127.0.0.1:{comments_port}/"' in html  # the page talks to this Isso
-        missing = wait_for(f"http://127.0.0.1:{port}/no/such/page/")
+        missing = wait_for(f"http://127.0.0.1:{port}/no/such/page/", status=404)
         assert missing.code == 404
         assert "This page is not here" in missing.read().decode()
         # Isso answers, and accepts a comment from the local site's origin.

@@ -1,5 +1,5 @@
-"""Run Isso on loopback with comments/isso.cfg, as `invoke comments.serve`
-does alone and `invoke serve` does beside the site."""
+"""How Isso is started on loopback: `invoke comments.serve` alone, `invoke
+serve` beside the site, and the tests."""
 
 import sys
 from pathlib import Path
@@ -7,6 +7,11 @@ from pathlib import Path
 from kizuna.comments.settings import CONFIG
 
 
-def isso_command(config: Path = CONFIG) -> list[str]:
-    """Isso's own command line (`isso -c FILE run`), from this environment."""
+def isso_command() -> list[str]:
+    """Isso as Kizuna runs it in development: with the hardening middleware."""
+    return [sys.executable, "-m", "kizuna.comments.dev_server"]
+
+
+def raw_isso_command(config: Path = CONFIG) -> list[str]:
+    """Isso as shipped (`isso -c FILE run`), kept to compare against."""
     return [str(Path(sys.executable).parent / "isso"), "-c", str(config), "run"]

@@ -86,7 +86,6 @@ REQUIRED_IN_PRODUCTION = (
 REQUIRED_FOR_MAIL = ("KIZUNA_SMTP_HOST", "KIZUNA_SMTP_TO", "KIZUNA_SMTP_FROM")
 PRODUCTION_DEFAULTS = {
     "KIZUNA_ISSO_NOTIFY": "smtp",
-    "KIZUNA_ISSO_REPLY_NOTIFICATIONS": "true",
     "KIZUNA_ISSO_TRUSTED_PROXIES": "",
     "KIZUNA_ISSO_RATELIMIT": "2",
     "KIZUNA_SMTP_PORT": "587",
@@ -102,6 +101,11 @@ def production_environment(base: dict | None = None) -> dict[str, str]:
     environment = dict(os.environ if base is None else base)
     for name, value in PRODUCTION_DEFAULTS.items():
         environment.setdefault(name, value)
+    mail = bool(environment.get("KIZUNA_SMTP_HOST", "").strip())
+    # Without a mail server, reply notices cannot be sent: don't offer them.
+    environment.setdefault("KIZUNA_ISSO_REPLY_NOTIFICATIONS", "true" if mail else "false")
+    for name in REQUIRED_FOR_MAIL:
+        environment.setdefault(name, "")  # so Isso never sees an unexpanded ${…}
     required = REQUIRED_IN_PRODUCTION
     if "smtp" in environment["KIZUNA_ISSO_NOTIFY"].lower():
         required += REQUIRED_FOR_MAIL

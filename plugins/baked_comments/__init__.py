@@ -68,7 +68,7 @@ def _nofollow(attrs, new=False):
 
 
 def _website(value):
-    value = (value or "").strip()
+    value = html.unescape(value or "").strip()  # Isso stores it HTML-escaped
     return value if urllib.parse.urlsplit(value).scheme in ("http", "https") else None
 
 
@@ -94,6 +94,9 @@ def bake(generators):
     articles = [a for a in articles_generator.articles if comments_open(a)]
     for article in articles_generator.articles:
         article.thoughts, article.thought_count = [], None
+    # Pages refresh counts live only when Isso answered at build time: a
+    # comment server that is not there would only fill consoles with errors.
+    articles_generator.context["COMMENTS_BAKED"] = False
     if not base or not articles:
         return
     ids = [thread_id(article, settings) for article in articles]
@@ -105,6 +108,7 @@ def bake(generators):
                 thread = _request(base, "/?" + urllib.parse.urlencode(
                     {"uri": thread_id(article, settings), "nested_limit": 1000, "limit": 10000}))
                 article.thoughts = [shape(c) for c in thread.get("replies", []) if c.get("mode", 1) == 1]
+        articles_generator.context["COMMENTS_BAKED"] = True
     except IssoUnreachable as error:
         for article in articles:
             article.thoughts, article.thought_count = [], None

@@ -25,9 +25,8 @@
 })();
 
 // Comments. Isso's widget (embed.min.js, 20 KB compressed) loads only when the
-// reader comes near the comments, or asks for it. It takes the place of the
-// comments baked into the page at build time, keeping their height so
-// nothing below jumps.
+// reader comes near the comments, or asks for it, and then takes the place of
+// the comments baked into the page at build time.
 (function () {
   var thread = document.getElementById("isso-thread");
   if (!thread) return;
@@ -36,19 +35,37 @@
   var endpoint = thread.dataset.isso.replace(/\/+$/, "");
   var loaded = false;
 
+  // Swap the baked comments for the widget only once it has drawn itself, so
+  // a widget that fails to load (Isso down, a blocker) leaves them readable;
+  // the section keeps its height meanwhile, so nothing on the page moves up.
+  function takeOver() {
+    section.style.minHeight = section.offsetHeight + "px";
+    var baked = section.querySelector("[data-baked]");
+    if (baked) baked.remove();
+    if (button) button.parentNode.remove();
+  }
+
   function load() {
     if (loaded) return;
     loaded = true;
-    if (button) button.parentNode.remove();
+    if (button) button.disabled = true;
     var style = document.createElement("link");
     style.rel = "stylesheet";
     style.href = thread.dataset.css;
     document.head.appendChild(style);
-    var baked = section.querySelector("[data-baked]");
-    if (baked) {
-      thread.style.minHeight = baked.offsetHeight + "px";
-      baked.remove();
-    }
+    // Isso finds a comment's parent by its id (isso-N): the baked copies must
+    // not answer to it while both are on the page.
+    Array.prototype.forEach.call(section.querySelectorAll("[data-baked] [id^='isso-']"), function (item) {
+      item.id = item.id.replace("isso-", "baked-");
+    });
+    // Isso writes its heading once the comments are fetched and drawn.
+    new MutationObserver(function (changes, observer) {
+      var heading = thread.querySelector(".isso-thread-heading");
+      if (heading && heading.textContent) {
+        observer.disconnect();
+        takeOver();
+      }
+    }).observe(thread, { childList: true, subtree: true, characterData: true });
     var script = document.createElement("script");
     script.src = endpoint + "/js/embed.min.js";
     script.setAttribute("data-isso", endpoint);
@@ -63,14 +80,17 @@
       "postbox-author": "Name (optional, leave empty to stay anonymous)",
       "postbox-author-placeholder": "Anonymous",
       "postbox-email": "E-mail (optional, never shown)",
-      "postbox-email-placeholder": "",
-      "postbox-website-placeholder": "",
+      "postbox-email-placeholder": "only for reply notices",
+      "postbox-website-placeholder": "https://",
       "postbox-submit": "Send",
       "postbox-notification": "E-mail me when someone replies"
     };
     Object.keys(words).forEach(function (key) {
       script.setAttribute("data-isso-" + key + "-text-en", words[key]);
     });
+    script.onerror = function () {
+      if (button) button.parentNode.textContent = "Writing a comment is not possible just now; please try again later.";
+    };
     script.async = true;
     document.body.appendChild(script);
   }

@@ -1,0 +1,88 @@
+"""The comment database as the writer's tools see it: where it is, Isso's
+configuration for it, and connections that are safe while Isso runs.
+
+Isso opens a new SQLite connection for every statement, so another process
+may read and write the same file at any time; SQLite's locking keeps each
+statement whole. Reads here use read-only connections; writes go through
+Isso's own database layer (isso.db.SQLite3), so they do what Isso would do.
+"""
+
+import contextlib
+import logging
+import os
+import sqlite3
+from pathlib import Path
+
+from kizuna.comments import settings
+
+DEFAULT_DB = settings.DATA / "comments.db"
+BACKUPS = settings.ROOT / "comments" / "backups"
+
+# Isso 0.14's schema (isso/db/*.py, user_version 5): the tables and columns a
+# database must have for Isso, and for these tools, to use it.
+SCHEMA = {
+    "comments": ("tid", "id", "parent", "created", "modified", "mode", "remote_addr", "text", "author", "email",
+                 "website", "likes", "dislikes", "voters", "notification"),
+    "threads": ("id", "uri", "title"),
+    "preferences": ("key", "value"),
+}
+SCHEMA_VERSION = 5
+PUBLIC, PENDING, DELETED = 1, 2, 4  # comments.mode
+
+
+class CommentError(Exception):
+    """Something a writer must hear about, in words, with no traceback."""
+
+
+def database_path(db=None) -> Path:
+    """--db if given, else $KIZUNA_ISSO_DB (production), else comments/data/comments.db."""
+    return Path(db or os.environ.get("KIZUNA_ISSO_DB") or DEFAULT_DB).expanduser().resolve()
+
+
+def existing(db) -> Path:
+    path = database_path(db)
+    if not path.is_file():
+        raise CommentError(f"There is no comment database at {path}.")
+    return path
+
+
+def read_only(path: Path) -> sqlite3.Connection:
+    """A connection that cannot change the file (nor create it)."""
+    return sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+
+
+def environment(db: Path, base: dict | None = None) -> dict[str, str]:
+    """What comments/isso.cfg expands: where the environment configures Isso
+    (production sets KIZUNA_ISSO_*), that, checked and completed as the
+    server's own (kizuna/comments/wsgi.py); else development's."""
+    given = {**(os.environ if base is None else base), "KIZUNA_ISSO_DB": str(db)}
+    if "KIZUNA_ISSO_HOST" not in given:
+        return settings.development_environment(db=db, base=given)
+    try:
+        return settings.production_environment(given)
+    except settings.ConfigError as error:
+        raise CommentError(str(error)) from None
+
+
+@contextlib.contextmanager
+def isso_database(db, env: dict | None = None):
+    """Isso's own database layer and configuration for an existing database.
+    Isso expands ${VARIABLES} whenever it reads a setting, so the environment
+    is in os.environ until the block ends, and restored afterwards. `env`
+    stands in for os.environ as the source of settings (tests pass Isso's)."""
+    path = existing(db)
+    settings_now = environment(path, env)
+    saved = {name: os.environ.get(name) for name in settings_now}
+    os.environ.update(settings_now)
+    try:
+        from isso import config, db as isso_db
+
+        logging.getLogger("isso").setLevel(logging.WARNING)
+        conf = config.load(config.default_file(), str(settings.CONFIG))
+        yield isso_db.SQLite3(str(path), conf), conf
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -50,8 +50,9 @@ def isso_environment(stage: Stage, base: dict | None = None) -> dict[str, str]:
     return comment_settings.production_environment(environment)
 
 
-def prepare(stage: Stage) -> dict[str, tuple[list[str], dict | None]]:
-    """Render the configs and return the two servers to start."""
+def prepare(stage: Stage, extra_env: dict | None = None) -> dict[str, tuple[list[str], dict | None]]:
+    """Render the configs and return the two servers to start. extra_env
+    overrides Isso's settings (tests raise the rate limit with it)."""
     if shutil.which("nginx") is None:
         raise RuntimeError("nginx is not installed: ./setup --dev installs it (Debian's nginx)")
     for folder in ("tmp", "cache", "www"):
@@ -68,7 +69,7 @@ def prepare(stage: Stage) -> dict[str, tuple[list[str], dict | None]]:
                 "--bind", f"127.0.0.1:{stage.isso_port}", "--graceful-timeout", "5",
                 "kizuna.comments.wsgi:application"]
     nginx = ["nginx", "-p", str(stage.prefix), "-c", str(stage.prefix / "nginx.conf"), "-g", "daemon off;"]
-    return {"comments": (gunicorn, isso_environment(stage)), "nginx": (nginx, None)}
+    return {"comments": (gunicorn, isso_environment(stage, {**os.environ, **(extra_env or {})})), "nginx": (nginx, None)}
 
 
 def build_site(stage: Stage) -> None:

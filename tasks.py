@@ -7,6 +7,7 @@ code, and tasks themselves work from Python: `tasks.build(invoke.Context())`.
 import contextlib
 import os
 import sys
+from pathlib import Path
 
 from invoke import Collection, Exit, Task, task
 
@@ -241,6 +242,24 @@ def comments_export(c, out=None, db=None, approved_only=False):
     print(summary, file=sys.stderr)
 
 
+@task(name="render", help={"site_url": "the public address (default $KIZUNA_SITEURL)",
+                           "out": "folder to write (default deploy/rendered)",
+                           "site_root": "where the site's files live on the server",
+                           "isso_upstream": "where gunicorn listens on the server"})
+def deploy_render(c, site_url=None, out=None, site_root="/srv/kizuna/www", isso_upstream="127.0.0.1:8081"):
+    """Write the nginx and systemd files for a real server."""
+    from kizuna.deploy import Deployment, render
+
+    site_url = site_url or os.environ.get("KIZUNA_SITEURL")
+    if not site_url:
+        raise Exit("Say where the site lives: --site-url https://essays.example.org (or set KIZUNA_SITEURL)", code=1)
+    folder = Path(out) if out else ROOT / "deploy" / "rendered"
+    for path in render(Deployment(site_url=site_url, site_root=site_root, isso_upstream=isso_upstream), folder):
+        print(path)
+
+
 _COMMENT_TASKS = (comments_serve, comments_pending, comments_approve, comments_delete, comments_backup, comments_restore, comments_export)
-ns = Collection(*[t for t in list(globals().values()) if isinstance(t, Task) and t not in _COMMENT_TASKS],
-                Collection("comments", *_COMMENT_TASKS))
+_DEPLOY_TASKS = (deploy_render,)
+ns = Collection(*[t for t in list(globals().values())
+                  if isinstance(t, Task) and t not in _COMMENT_TASKS + _DEPLOY_TASKS],
+                Collection("comments", *_COMMENT_TASKS), Collection("deploy", *_DEPLOY_TASKS))

@@ -1,0 +1,629 @@
+"""Comment-server benchmark: reading a busy thread from bare Isso ("bare",
+`isso run` as shipped) against gunicorn Isso and against the staged
+production stack (nginx + gunicorn, kizuna.stage), and the rate at which the
+staged stack accepts new comments.
+
+    .venv/bin/python bench/comments.py [--duration 10] [--connections 20]
+
+What it does, all on 127.0.0.1, every server started by this script and
+stopped by its process id, everything under one temporary folder (removed):
+
+1. Seeds a thread, /essays/benchmark/, with 100 comments (70 top-level, 30
+   replies) posted through the API of a bare Isso, from 100 reader addresses
+   (X-Forwarded-For, trusted from loopback), Markdown of 50-150 words with
+   emphasis, links and the odd quote or code span, so that Isso's rendering
+   (mistune, then bleach) costs what it costs on a real essay. They are
+   approved as the writer approves them (`invoke comments.approve ID,ID… --db`).
+   That database is copied for each server below, so each reads the same rows.
+2. Measures GET of the thread with wrk (--latency; a short warm-up first):
+     bare      `isso run` (kizuna.comments.server.raw_isso_command), the
+               development environment (settings.development_environment)
+     gunicorn  gunicorn --preload, 3 workers, kizuna.comments.wsgi:application,
+               production environment (kizuna.stage.isso_environment), no nginx
+     stage     nginx + gunicorn from kizuna.stage.prepare, GET /isso/?uri=…
+               (micro-cached 1 s by nginx, deploy/nginx-site.conf.j2)
+   and prints requests/s, p50 and p99, the ratios stage/bare and
+   gunicorn/bare, and the goals for the stage (PASS or MISS).
+3. Writes through the stage (rate limits raised through extra_env): several
+   client threads POST new comments for --duration seconds over keep-alive
+   connections; every acknowledged (201/202) id must then be in the
+   database, and no answer may be a 5xx.
+
+wrk runs with -t2 (the default --wrk-threads): on a small machine wrk shares
+the cores with the server it measures, which all three servers pay alike.
+
+The exit status is 0 whether or not the goals are met; it is 1 when something
+fails: a server does not start, a thread does not read back as seeded, wrk
+fails, or the write test loses a comment or gets a 5xx.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from contextlib import closing
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # so `kizuna` imports from any cwd
+
+from kizuna import stage as staging  # noqa: E402
+from kizuna.comments import settings as comment_settings  # noqa: E402
+from kizuna.comments.server import raw_isso_command  # noqa: E402
+from kizuna.processes import stop, wait_until_listening  # noqa: E402
+
+THREAD = "/essays/benchmark/"
+THREAD_TITLE = "Benchmark"
+WRITE_THREAD = "/essays/benchmark-writes/"
+QUERY = "?uri=" + urllib.parse.quote(THREAD, safe="")
+COMMENTS = 100
+REPLIES = 30  # of the 100, replies to a top-level comment
+SEED = 20261205  # fixed: every run reads the very same comments
+LIMITS_RAISED = {"KIZUNA_ISSO_RATELIMIT": "1000000", "KIZUNA_ISSO_DIRECT_REPLY": "1000000"}
+
+# Goals for the stage, at --connections (the goal is stated at 20).
+THROUGHPUT_GOAL = 1000.0  # stage requests/s ÷ bare requests/s, at least
+P99_GOAL_MS = 20.0        # stage p99 latency, below
+
+WARM_UP = 2  # seconds of wrk before each measured run
+
+
+class BenchError(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------
+# The comments
+# --------------------------------------------------------------------------
+
+VOCABULARY = """
+the a an and but or so yet because when while though if then than as of to in
+on at by for with without about between through after before under over into
+we you they it she he one someone everyone nobody people friends strangers
+heart mind pain joy fear hope trust silence voice words letter evening morning
+night rain light window door room street city river sea road train station
+bridge garden tree leaf wind winter summer spring autumn year day hour moment
+memory promise secret question answer story bond connection distance closeness
+courage weakness kindness loneliness understanding truth reason habit burden
+read essay line paragraph reminded wrote again thank you this part ending
+quiet small slow gentle heavy warm cold honest careful fragile steady tired
+always never often rarely sometimes perhaps almost only still already really
+don't can't won't isn't wasn't we're they're it's that's there's I'm you're
+""".split()
+NAMES = ["Aoi", "Haruto", "Mei", "Sora", "Yuki", "Ren", "Hana", "Kaito", "Emma", "Noah", "Lena", "Tomás"]
+
+
+def sentence(rng: random.Random) -> str:
+    words = [rng.choice(VOCABULARY) for _ in range(rng.randint(6, 16))]
+    # Markdown the renderer has to work on: emphasis, strong, links, code.
+    roll = rng.random()
+    i = rng.randrange(len(words))
+    if roll < 0.25:
+        words[i] = f"*{words[i]}*"
+    elif roll < 0.40:
+        words[i] = f"**{words[i]}**"
+    elif roll < 0.55:
+        words[i] = f"[{words[i]}](https://example.org/notes/{rng.randint(1, 999)}/)"
+    elif roll < 0.60:
+        words[i] = f"`{words[i]}`"
+    words[0] = words[0][0].upper() + words[0][1:]
+    return " ".join(words) + rng.choice([".", ".", ".", "?", "!", "…"])
+
+
+def comment_text(rng: random.Random) -> str:
+    """50-150 words of Markdown in one to three paragraphs, now and then a quote."""
+    target = rng.randint(50, 150)
+    sentences, count = [], 0
+    while count < target:
+        s = sentence(rng)
+        sentences.append(s)
+        count += len(s.split())
+    cuts = sorted(rng.sample(range(1, len(sentences)), min(len(sentences) - 1, rng.randint(0, 2))))
+    paragraphs = [" ".join(sentences[a:b]) for a, b in zip([0, *cuts], [*cuts, len(sentences)])]
+    if rng.random() < 0.15:
+        paragraphs.insert(0, "> " + sentence(rng))
+    return "\n\n".join(paragraphs)
+
+
+def seed_comments() -> list[dict]:
+    """The 100 comments, as the JSON a reader's browser posts, plus the
+    index of the comment each reply answers and the reader's address."""
+    rng = random.Random(SEED)
+    reply_slots = set(rng.sample(range(10, COMMENTS), REPLIES))
+    comments = []
+    for index in range(COMMENTS):
+        parent = rng.choice([i for i in range(index) if i not in reply_slots]) if index in reply_slots else None
+        named = rng.random() < 0.7
+        comments.append({
+            "json": {
+                "text": comment_text(rng),
+                "title": THREAD_TITLE,
+                "author": f"{rng.choice(NAMES)} {index}" if named else None,
+                "email": f"reader{index}@example.org" if named and rng.random() < 0.5 else None,
+                "website": f"https://reader{index}.example.org/" if named and rng.random() < 0.3 else None,
+            },
+            "parent": parent,
+            # Isso keeps a /24 of an IPv4 address: readers differ in the third octet.
+            "address": f"10.0.{index}.7",
+        })
+    return comments
+
+
+# --------------------------------------------------------------------------
+# Servers
+# --------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def clean_environment() -> dict[str, str]:
+    """This process's environment without the writer's own KIZUNA_* settings
+    (a KIZUNA_SMTP_HOST there would have Isso mail on every post)."""
+    return {name: value for name, value in os.environ.items() if not name.startswith("KIZUNA_")}
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+class Servers:
+    """Servers started by this script, each stopped by its process id; their
+    output goes to log files (Isso logs every request or new comment)."""
+
+    def __init__(self, logs: Path):
+        self.logs = logs
+        self.running: list[subprocess.Popen] = []
+
+    def start(self, name: str, command: list[str], env: dict | None, port: int) -> subprocess.Popen:
+        log = (self.logs / f"{name}.log").open("ab")
+        try:
+            process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        finally:
+            log.close()  # the child has its own copy
+        self.running.append(process)
+        try:
+            wait_until_listening(port, process)
+        except (RuntimeError, TimeoutError) as error:
+            raise BenchError(f"{name} did not start: {error}\n{self.tail(name)}") from None
+        return process
+
+    def stop(self, process: subprocess.Popen) -> None:
+        stop(process)
+        if process in self.running:
+            self.running.remove(process)
+
+    def stop_all(self) -> None:
+        for process in reversed(self.running[:]):
+            self.stop(process)
+
+    def tail(self, name: str, lines: int = 20) -> str:
+        path = self.logs / f"{name}.log"
+        text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def request(port: int, method: str, path: str, body: dict | None = None, headers: dict | None = None,
+            timeout: float = 60) -> tuple[int, bytes, dict]:
+    with closing(http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)) as connection:
+        data = json.dumps(body).encode() if body is not None else None
+        connection.request(method, path, body=data, headers={
+            **({"Content-Type": "application/json"} if data is not None else {}), **(headers or {})})
+        response = connection.getresponse()
+        return response.status, response.read(), dict(response.getheaders())
+
+
+# --------------------------------------------------------------------------
+# Seeding
+# --------------------------------------------------------------------------
+
+def seed_database(servers: Servers, work: Path) -> Path:
+    """Post the comments through a bare Isso, approve them, and return a
+    consistent copy of its database (made with SQLite's backup API)."""
+    port = free_port()
+    origin = f"http://127.0.0.1:{free_port()}"  # the site: nothing listens, Isso only warns
+    db = work / "seed" / "comments.db"
+    base = {**clean_environment(), **LIMITS_RAISED, "KIZUNA_ISSO_TRUSTED_PROXIES": "127.0.0.1"}
+    env = comment_settings.development_environment(site_origin=origin, port=port, db=db, base=base)
+    isso = servers.start("seed-isso", raw_isso_command(), env, port)
+    ids = []
+    path = "/new?uri=" + urllib.parse.quote(THREAD, safe="")
+    for comment in seed_comments():
+        body = dict(comment["json"])
+        if comment["parent"] is not None:
+            body["parent"] = ids[comment["parent"]]
+        status, answer, _ = request(port, "POST", path, body,
+                                    {"Origin": origin, "X-Forwarded-For": comment["address"]})
+        if status not in (201, 202):
+            raise BenchError(f"seeding: Isso answered {status} to a new comment: {answer[:300]!r}")
+        ids.append(json.loads(answer)["id"])
+    approve = subprocess.run(
+        [sys.executable, "-m", "invoke", "comments.approve", ",".join(map(str, ids)), "--db", str(db)],
+        cwd=ROOT, env=clean_environment(), text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+    if approve.returncode != 0:
+        raise BenchError(f"invoke comments.approve failed ({approve.returncode}):\n{approve.stdout}")
+    servers.stop(isso)
+    seeded = work / "seed.db"
+    with closing(sqlite3.connect(db)) as source, closing(sqlite3.connect(seeded)) as copy:
+        source.backup(copy)
+        public = source.execute("SELECT COUNT(*) FROM comments WHERE mode = 1").fetchone()[0]
+        words = [len(text.split()) for (text,) in source.execute("SELECT text FROM comments")]
+    if public != COMMENTS:
+        raise BenchError(f"seeding: {public} public comments in the database, expected {COMMENTS}")
+    print(f"  {COMMENTS} comments ({COMMENTS - REPLIES} top-level, {REPLIES} replies), "
+          f"{min(words)}-{max(words)} words each, approved with invoke comments.approve", flush=True)
+    return seeded
+
+
+def place_database(seeded: Path, db: Path) -> None:
+    db.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(seeded, db)
+
+
+def count_comments(replies: list[dict]) -> int:
+    return sum(1 + count_comments(item.get("replies") or []) for item in replies)
+
+
+def check_thread(port: int, path: str, name: str) -> int:
+    """One GET before measuring: the whole thread must come back. Returns its size in bytes."""
+    status, body, _ = request(port, "GET", path)
+    if status != 200:
+        raise BenchError(f"{name}: GET {path} answered {status}: {body[:300]!r}")
+    found = count_comments(json.loads(body).get("replies") or [])
+    if found != COMMENTS:
+        raise BenchError(f"{name}: GET {path} returned {found} comments, expected {COMMENTS}")
+    return len(body)
+
+
+# --------------------------------------------------------------------------
+# wrk
+# --------------------------------------------------------------------------
+
+UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
+
+
+def milliseconds(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
+    if not match:
+        raise BenchError(f"wrk: cannot read the latency {text!r}")
+    return float(match.group(1)) * UNITS_MS[match.group(2)]
+
+
+def wrk(url: str, connections: int, seconds: float, threads: int, timeout: float = 2.0) -> dict:
+    threads = max(1, min(threads, connections))
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
+               f"--timeout={max(1, round(timeout))}s", "--latency", url]
+    try:
+        result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                timeout=seconds + timeout + 60)
+    except FileNotFoundError:
+        raise BenchError("wrk is not installed (Debian: apt-get install wrk)") from None
+    out = result.stdout
+    if result.returncode != 0:
+        raise BenchError(f"wrk failed ({result.returncode}): {' '.join(command)}\n{out}")
+    rps = re.search(r"^Requests/sec:\s*([\d.]+)", out, re.M)
+    total = re.search(r"^\s*(\d+) requests in ([\d.]+\w+),", out, re.M)
+    p50 = re.search(r"^\s*50%\s+(\S+)", out, re.M)
+    p99 = re.search(r"^\s*99%\s+(\S+)", out, re.M)
+    if not (rps and total):
+        raise BenchError(f"wrk: unexpected output from {' '.join(command)}\n{out}")
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "command": " ".join(command),
+        "rps": float(rps.group(1)),
+        "requests": int(total.group(1)),
+        # With no reply at all, wrk has no latencies to show.
+        "p50": milliseconds(p50.group(1)) if p50 else float("nan"),
+        "p99": milliseconds(p99.group(1)) if p99 else float("nan"),
+        "socket errors": dict(zip(("connect", "read", "write", "timeout"), map(int, errors.groups())))
+        if errors else {},
+        "non-2xx": int(non2xx.group(1)) if non2xx else 0,
+        "output": out,
+    }
+
+
+def measure(name: str, url: str, connections: int, seconds: float, threads: int, timeout: float = 2.0) -> dict:
+    print(f"  {name}: warm-up {WARM_UP} s, then {seconds:g} s at {connections} connections ...", flush=True)
+    wrk(url, connections, WARM_UP, threads, timeout)
+    result = wrk(url, connections, seconds, threads, timeout)
+    result["connections"] = connections
+    print(f"    {result['rps']:,.1f} requests/s, p50 {result['p50']:.2f} ms, p99 {result['p99']:.2f} ms"
+          f"  [{result['command']}]", flush=True)
+    return result
+
+
+# --------------------------------------------------------------------------
+# The three servers, read
+# --------------------------------------------------------------------------
+
+def bare_isso(servers: Servers, work: Path, seeded: Path, args) -> dict:
+    port = free_port()
+    db = work / "bare" / "comments.db"
+    place_database(seeded, db)
+    env = comment_settings.development_environment(site_origin=f"http://127.0.0.1:{free_port()}", port=port,
+                                                   db=db, base=clean_environment())
+    process = servers.start("bare-isso", raw_isso_command(), env, port)
+    try:
+        size = check_thread(port, "/" + QUERY, "bare")
+        # Slow: a request can wait seconds behind the others, so wrk's
+        # timeout is raised well beyond its 2 s default.
+        result = measure("bare isso run", f"http://127.0.0.1:{port}/{QUERY}", args.bare_connections,
+                         args.bare_duration, args.wrk_threads, timeout=30)
+    finally:
+        servers.stop(process)
+    result["bytes"] = size
+    return result
+
+
+def gunicorn_isso(servers: Servers, work: Path, seeded: Path, args) -> dict:
+    # A Stage only to borrow its production environment (and its db path).
+    setup = staging.Stage(port=free_port(), isso_port=free_port(), prefix=work / "gunicorn", workers=3)
+    place_database(seeded, setup.db)
+    env = staging.isso_environment(setup, {**clean_environment(), "KIZUNA_ISSO_NOTIFY": "stdout"})
+    command = [str(Path(sys.executable).parent / "gunicorn"), "--preload", "--no-control-socket",
+               "--workers", str(setup.workers), "--bind", f"127.0.0.1:{setup.isso_port}",
+               "--graceful-timeout", "5", "kizuna.comments.wsgi:application"]
+    process = servers.start("gunicorn-isso", command, env, setup.isso_port)
+    try:
+        size = check_thread(setup.isso_port, "/" + QUERY, "gunicorn")
+        result = measure("gunicorn (3 workers, no nginx)", f"http://127.0.0.1:{setup.isso_port}/{QUERY}",
+                         args.connections, args.duration, args.wrk_threads, timeout=10)
+    finally:
+        servers.stop(process)
+    result["bytes"] = size
+    return result
+
+
+def start_stage(servers: Servers, work: Path, seeded: Path) -> tuple[staging.Stage, list]:
+    setup = staging.Stage(port=free_port(), isso_port=free_port(), prefix=work / "stage", workers=3)
+    while setup.isso_port == setup.port:
+        setup.isso_port = free_port()
+    place_database(seeded, setup.db)
+    # Rate limits raised (the write test posts from one address, as nginx
+    # tells Isso the client's own, 127.0.0.1); notices to the log, not mail.
+    # kizuna.stage.prepare puts the whole of os.environ under extra_env:
+    # the writer's own KIZUNA_* are dropped for this run.
+    for name in [name for name in os.environ if name.startswith("KIZUNA_")]:
+        del os.environ[name]
+    commands = staging.prepare(setup, extra_env={**LIMITS_RAISED, "KIZUNA_ISSO_NOTIFY": "stdout"})
+    started = []
+    gunicorn, env = commands["comments"]
+    started.append(servers.start("stage-gunicorn", gunicorn, env, setup.isso_port))
+    nginx, env = commands["nginx"]
+    started.append(servers.start("stage-nginx", nginx, env, setup.port))
+    return setup, started
+
+
+def stage_reads(setup: staging.Stage, args) -> dict:
+    path = "/isso/" + QUERY
+    size = check_thread(setup.port, path, "stage")
+    result = measure("stage (nginx + gunicorn)", setup.url + path, args.connections, args.duration,
+                     args.wrk_threads, timeout=10)
+    result["bytes"] = size
+    return result
+
+
+# --------------------------------------------------------------------------
+# Writes through the stage
+# --------------------------------------------------------------------------
+
+def stage_writes(setup: staging.Stage, seconds: float, writers: int) -> dict:
+    """`writers` threads POST new comments over keep-alive connections for
+    `seconds`; then every acknowledged id is looked up in the database."""
+    path = "/isso/new?uri=" + urllib.parse.quote(WRITE_THREAD, safe="")
+    headers = {"Content-Type": "application/json", "Origin": setup.url, "Referer": setup.url + WRITE_THREAD}
+    rng = random.Random(SEED + 1)
+    texts = [comment_text(rng) for _ in range(64)]
+    lock = threading.Lock()
+    acked, statuses, failures = [], {}, []
+    deadline = time.monotonic() + seconds
+
+    def writer(number: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", setup.port, timeout=30)
+        sent = 0
+        try:
+            while time.monotonic() < deadline:
+                body = json.dumps({"text": f"{texts[(number + sent) % len(texts)]}\n\n(writer {number}, post {sent})",
+                                   "title": "Benchmark writes", "author": f"Writer {number}"}).encode()
+                sent += 1
+                try:
+                    connection.request("POST", path, body=body, headers=headers)
+                    response = connection.getresponse()
+                    answer = response.read()
+                except (OSError, http.client.HTTPException) as error:
+                    with lock:
+                        failures.append(f"{type(error).__name__}: {error}")
+                    connection.close()  # the next request opens a fresh connection
+                    continue
+                with lock:
+                    statuses[response.status] = statuses.get(response.status, 0) + 1
+                    if response.status in (201, 202):
+                        acked.append(json.loads(answer)["id"])
+        finally:
+            connection.close()
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=writer, args=(n,), daemon=True) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + 60)
+    elapsed = time.monotonic() - started
+
+    uri = urllib.parse.unquote(WRITE_THREAD)
+    with closing(sqlite3.connect(f"{setup.db.resolve().as_uri()}?mode=ro", uri=True)) as connection:
+        stored = {id for (id,) in connection.execute(
+            "SELECT comments.id FROM comments JOIN threads ON comments.tid = threads.id WHERE threads.uri = ?", (uri,))}
+    return {
+        "seconds": elapsed,
+        "writers": writers,
+        "accepted": len(acked),
+        "duplicates": len(acked) - len(set(acked)),
+        "lost": sorted(set(acked) - stored),
+        "unacknowledged stored": len(stored - set(acked)),
+        "statuses": dict(sorted(statuses.items())),
+        "5xx": sum(count for status, count in statuses.items() if status >= 500),
+        "failures": failures,
+    }
+
+
+# --------------------------------------------------------------------------
+# Report
+# --------------------------------------------------------------------------
+
+def ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else float("inf")
+
+
+def goal(label: str, value: float, sign: str, target: float, ok: bool, unit: str = "") -> None:
+    print(f"  {label:38}{value:>12,.1f}{unit:3} (goal {sign} {target:g}{unit})  {'PASS' if ok else 'MISS'}")
+
+
+def oddities(name: str, result: dict) -> list[str]:
+    odd = []
+    if result["non-2xx"]:
+        odd.append(f"{name}: {result['non-2xx']} answers were not 2xx/3xx")
+    errors = {kind: n for kind, n in result["socket errors"].items() if n}
+    if errors:
+        odd.append(f"{name}: wrk socket errors {errors}")
+    return odd
+
+
+def log_oddities(work: Path, servers: Servers) -> list[str]:
+    """Tracebacks in the servers' logs, errors in nginx's."""
+    odd = []
+    for log in sorted(servers.logs.glob("*.log")):
+        text = log.read_text(encoding="utf-8", errors="replace")
+        tracebacks = text.count("Traceback (most recent call last)")
+        if tracebacks:
+            odd.append(f"{log.name}: {tracebacks} Python tracebacks, e.g.\n"
+                       + "\n".join("      " + line for line in text[text.index("Traceback"):].splitlines()[:12]))
+    error_log = work / "stage" / "error.log"
+    if error_log.exists():
+        lines = [line for line in error_log.read_text(errors="replace").splitlines()
+                 if re.search(r"\[(error|crit|alert|emerg)\]", line)]
+        if lines:
+            odd.append(f"nginx error.log: {len(lines)} errors, e.g. {lines[0]}")
+    return odd
+
+
+def report(results: dict, writes: dict, args, odd: list[str]) -> bool:
+    """Print the tables and goals; True when nothing failed."""
+    bare, gunicorn, stage = results["bare"], results["gunicorn"], results["stage"]
+    print()
+    print(f"GET {THREAD} ({COMMENTS} approved comments; JSON of {stage['bytes']:,} bytes), "
+          f"wrk {args.duration:g} s after a {WARM_UP} s warm-up")
+    print()
+    print(f"  {'server':34}{'conns':>6}{'requests/s':>13}{'p50 ms':>10}{'p99 ms':>10}{'vs bare':>10}")
+    for name, label in (("bare", "bare isso run"), ("gunicorn", "gunicorn, 3 workers (no nginx)"),
+                        ("stage", "stage, nginx + gunicorn")):
+        r = results[name]
+        print(f"  {label:34}{r['connections']:>6}{r['rps']:>13,.1f}{r['p50']:>10.2f}{r['p99']:>10.2f}"
+              f"{ratio(r['rps'], bare['rps']):>9,.1f}×")
+    if bare["connections"] != stage["connections"] or args.bare_duration != args.duration:
+        print(f"  (bare measured for {args.bare_duration:g} s at {bare['connections']} connections)")
+    print()
+    stage_ratio = ratio(stage["rps"], bare["rps"])
+    gunicorn_ratio = ratio(gunicorn["rps"], bare["rps"])
+    print("Ratios")
+    print(f"  {'stage/bare requests/s':38}{stage_ratio:>12,.1f}×")
+    print(f"  {'gunicorn/bare requests/s':38}{gunicorn_ratio:>12,.1f}×")
+    print(f"  {'stage/gunicorn requests/s':38}{ratio(stage['rps'], gunicorn['rps']):>12,.1f}×")
+    print()
+    print(f"Writes through the stage: {writes['writers']} clients, keep-alive, {writes['seconds']:.1f} s")
+    print(f"  accepted (201/202)      {writes['accepted']:>8,}   {writes['accepted'] / writes['seconds']:,.1f}/s")
+    print(f"  lost (acked, not in DB) {len(writes['lost']):>8,}")
+    print(f"  5xx answers             {writes['5xx']:>8,}")
+    print(f"  all answers             {writes['statuses']}")
+    if writes["failures"]:
+        print(f"  no answer (connection)  {len(writes['failures']):>8,}   e.g. {writes['failures'][0]}")
+    if writes["unacknowledged stored"]:
+        print(f"  stored, not acked       {writes['unacknowledged stored']:>8,}")
+    print()
+    print("Goals (stage)")
+    goal(f"stage/bare requests/s, {stage['connections']} conns", stage_ratio, ">=", THROUGHPUT_GOAL,
+         stage_ratio >= THROUGHPUT_GOAL, "×")
+    goal(f"stage p99 at {stage['connections']} connections", stage["p99"], "<", P99_GOAL_MS,
+         stage["p99"] < P99_GOAL_MS, "ms")
+    ok = not writes["lost"] and writes["5xx"] == 0 and writes["duplicates"] == 0 and writes["accepted"] > 0
+    print(f"  {'writes: lost, 5xx':38}{len(writes['lost']):>8}, {writes['5xx']:<6} (must be 0, 0)      "
+          f"{'OK' if ok else 'FAIL'}")
+    if odd:
+        print()
+        print("Odd")
+        for line in odd:
+            print(f"  {line}")
+    return ok
+
+
+# --------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=10, help="seconds of each measured run (default 10)")
+    parser.add_argument("--connections", type=int, default=20, help="wrk connections (default 20)")
+    parser.add_argument("--bare-duration", type=float, default=None,
+                        help="seconds for bare isso run (default: --duration)")
+    parser.add_argument("--bare-connections", type=int, default=None,
+                        help="connections for bare isso run (default: --connections)")
+    parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (default 2)")
+    parser.add_argument("--writers", type=int, default=8, help="client threads posting comments (default 8)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, databases, configs)")
+    args = parser.parse_args()
+    args.bare_duration = args.bare_duration or args.duration
+    args.bare_connections = args.bare_connections or args.connections
+    if shutil.which("wrk") is None:
+        print("bench/comments.py: wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
+        return 1
+
+    signal.signal(signal.SIGTERM, _interrupt)  # stopped by pid: stop the servers too
+    work = Path(tempfile.mkdtemp(prefix="kizuna-bench-comments-"))
+    (work / "logs").mkdir()
+    servers = Servers(work / "logs")
+    ok = False
+    try:
+        print(f"Seeding {THREAD} through a bare Isso ...", flush=True)
+        seeded = seed_database(servers, work)
+        print("Reading the thread ...", flush=True)
+        results = {"bare": bare_isso(servers, work, seeded, args),
+                   "gunicorn": gunicorn_isso(servers, work, seeded, args)}
+        setup, started = start_stage(servers, work, seeded)
+        results["stage"] = stage_reads(setup, args)
+        print(f"Writing through the stage: {args.writers} clients for {args.duration:g} s ...", flush=True)
+        writes = stage_writes(setup, args.duration, args.writers)
+        for process in started:
+            servers.stop(process)
+        odd = [line for name, r in results.items() for line in oddities(name, r)] + log_oddities(work, servers)
+        ok = report(results, writes, args, odd)
+    except BenchError as error:
+        print(f"bench/comments.py: {error}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("bench/comments.py: interrupted", file=sys.stderr)
+    finally:
+        servers.stop_all()
+        if args.keep:
+            print(f"Kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

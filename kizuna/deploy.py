@@ -4,6 +4,7 @@ copies to the server (see README, "Deploying")."""
 
 import base64
 import hashlib
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -69,6 +70,10 @@ def render(deployment: Deployment, out: Path, stage_prefix: Path | None = None) 
         "brotli": BROTLI_MODULE.exists() or not stage_prefix,
         "brotli_module": BROTLI_MODULE if BROTLI_MODULE.exists() else None,
         "prefix": stage_prefix,
+        # Started as root, nginx runs its workers as `nobody`, who cannot read a
+        # stage under a private folder (e.g. pytest's /tmp/pytest-of-root, 0700):
+        # the stage's workers then run as the user who started it.
+        "stage_as_root": bool(stage_prefix) and os.geteuid() == 0,
     }
     environment = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
                               keep_trailing_newline=True)

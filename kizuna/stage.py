@@ -64,9 +64,12 @@ def prepare(stage: Stage, extra_env: dict | None = None) -> dict[str, tuple[list
     )
     render(deployment, stage.prefix, stage_prefix=stage.prefix)
     # --preload: Isso is made once, before the fork, so workers share its lock.
+    # --graceful-timeout under processes.stop's 5 s grace: gunicorn kills a
+    # worker that will not stop itself, before stop() kills the master; with
+    # both at 5 s the master could die first and leave its workers running.
     gunicorn = [str(Path(sys.executable).parent / "gunicorn"), "--preload", "--no-control-socket",
                 "--workers", str(stage.workers),
-                "--bind", f"127.0.0.1:{stage.isso_port}", "--graceful-timeout", "5",
+                "--bind", f"127.0.0.1:{stage.isso_port}", "--graceful-timeout", "3",
                 "kizuna.comments.wsgi:application"]
     nginx = ["nginx", "-p", str(stage.prefix), "-c", str(stage.prefix / "nginx.conf"), "-g", "daemon off;"]
     return {"comments": (gunicorn, isso_environment(stage, {**os.environ, **(extra_env or {})})), "nginx": (nginx, None)}

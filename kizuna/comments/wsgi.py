@@ -11,6 +11,7 @@ that one config file, and wrapped in the hardening middleware. --preload
 makes Isso once, before gunicorn forks, so the workers share Isso's lock.
 """
 
+import contextlib
 import os
 
 from kizuna.comments import settings
@@ -25,8 +26,40 @@ def hardened_isso(processes: bool):
     conf = config.load(config.default_file(), str(settings.CONFIG))
     # threading=False: make_app's threading=True default would win over
     # multiprocessing=True and give each worker a lock of its own.
-    isso = make_app(conf, threading=not processes, multiprocessing=processes)
+    if not processes:
+        isso = make_app(conf, threading=True, multiprocessing=False)
+    else:
+        with _purge_before_fork():
+            isso = make_app(conf, threading=False, multiprocessing=True)
     return Hardening(isso, hosts=conf.getiter("general", "host")), conf
+
+
+@contextlib.contextmanager
+def _purge_before_fork():
+    """Isso purges old pending comments in a thread it starts while it is made.
+    Under gunicorn --preload that thread runs in the master while the workers
+    are forked, and a worker forked while it held a SQLite lock inherits
+    SQLite's record of that lock: it then answers every new comment with
+    "database is locked" (a 500, after 5 s) until restarted. Found by
+    tests/test_stage.py: now and then after the SIGKILL-and-restart test, where
+    the database had just been left mid-write, and every time when the purge
+    is made slow on purpose (test_workers_forked_during_a_slow_purge_…). So the
+    purge runs here, in the master's own thread, before any fork. Isso's
+    thread would purge again only after sleeping purge-after (30 days); a
+    gunicorn master purges at each start instead."""
+    from isso import core
+
+    threaded = core.ThreadedMixin.__dict__["purge"]
+
+    def purge_now(self, delta):
+        with self.lock:
+            self.db.comments.purge(delta)
+
+    core.ThreadedMixin.purge = purge_now
+    try:
+        yield
+    finally:
+        core.ThreadedMixin.purge = threaded
 
 
 def create_app(base: dict | None = None):

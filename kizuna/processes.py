@@ -3,6 +3,7 @@ whether the writer presses Ctrl-C, the task is stopped by SIGTERM, or one of
 the servers dies."""
 
 import contextlib
+import os
 import signal
 import socket
 import subprocess
@@ -70,3 +71,19 @@ def run_until_interrupted(commands: Commands, cwd=None, after_start=None) -> int
                 time.sleep(0.2)
     except KeyboardInterrupt:
         return 0
+
+
+@contextlib.contextmanager
+def environment_set(values: dict[str, str]):
+    """Set these environment variables for the block, then put back what was
+    there (a build subprocess, or Isso's config, reads them meanwhile)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -11,6 +11,7 @@ from pathlib import Path
 from kizuna import PROD_SETTINGS, ROOT, build
 from kizuna.comments import settings as comment_settings
 from kizuna.deploy import Deployment, render
+from kizuna.processes import environment_set
 
 STAGE = ROOT / "stage"  # git-ignored
 
@@ -77,14 +78,6 @@ def prepare(stage: Stage, extra_env: dict | None = None) -> dict[str, tuple[list
 
 def build_site(stage: Stage) -> None:
     """A production build addressed to the stage, baking comments from gunicorn."""
-    saved = {name: os.environ.get(name) for name in ("KIZUNA_SITEURL", "KIZUNA_ISSO_URL", "KIZUNA_ISSO_BAKE_URL")}
-    os.environ.update({"KIZUNA_SITEURL": stage.url, "KIZUNA_ISSO_URL": stage.url + "/isso/",
-                       "KIZUNA_ISSO_BAKE_URL": f"http://127.0.0.1:{stage.isso_port}/"})
-    try:
+    with environment_set({"KIZUNA_SITEURL": stage.url, "KIZUNA_ISSO_URL": stage.url + "/isso/",
+                          "KIZUNA_ISSO_BAKE_URL": f"http://127.0.0.1:{stage.isso_port}/"}):
         build.build(PROD_SETTINGS, stage.prefix / "www", quiet=True)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

@@ -80,11 +80,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def site_url(dev_site):
-    """The development build served by kizuna.serve on loopback; stopped by pid."""
+def serving(root: Path):
+    """Serve a folder with kizuna.serve on a free loopback port; yields its
+    URL, and stops the server by pid afterwards (use with `yield from`)."""
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "kizuna.serve", "--root", str(dev_site), "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "kizuna.serve", "--root", str(root), "--port", str(port)],
                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until_listening(port, server)
@@ -92,6 +92,12 @@ def site_url(dev_site):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def site_url(dev_site):
+    """The development build served by kizuna.serve on loopback; stopped by pid."""
+    yield from serving(dev_site)
 
 
 @pytest.fixture(scope="session")

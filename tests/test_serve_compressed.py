@@ -5,16 +5,13 @@ the original's Content-Type, an exact Content-Length and Vary: Accept-Encoding."
 
 import gzip
 import re
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 
 import brotli
 import pytest
 
-from conftest import free_port, wait_until_listening
-from kizuna import ROOT
+from conftest import serving
 
 PAGE = ("<!doctype html><html lang=en><title>Kizuna</title><p>"
         + "A quiet place to answer essays. " * 40 + "</p></html>").encode()
@@ -35,15 +32,7 @@ def base_url(tmp_path_factory):
     write_with_copies(root / "index.html", PAGE)
     write_with_copies(root / "sub" / "index.html", SUB_PAGE)
     (root / "plain.css").write_text("body { color: black }")  # no copies at all
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "kizuna.serve", "--root", str(root), "--port", str(port)],
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_until_listening(port, server)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    yield from serving(root)
 
 
 def fetch(url: str, accept_encoding: str | None, method: str = "GET"):

@@ -14,6 +14,7 @@ import sqlite3
 from pathlib import Path
 
 from kizuna.comments import settings
+from kizuna.processes import environment_set
 
 DEFAULT_DB = settings.DATA / "comments.db"
 BACKUPS = settings.ROOT / "comments" / "backups"
@@ -72,17 +73,9 @@ def isso_database(db, env: dict | None = None):
     stands in for os.environ as the source of settings (tests pass Isso's)."""
     path = existing(db)
     settings_now = environment(path, env)
-    saved = {name: os.environ.get(name) for name in settings_now}
-    os.environ.update(settings_now)
-    try:
+    with environment_set(settings_now):
         from isso import config, db as isso_db
 
         logging.getLogger("isso").setLevel(logging.WARNING)
         conf = config.load(config.default_file(), str(settings.CONFIG))
         yield isso_db.SQLite3(str(path), conf), conf
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

@@ -15,13 +15,19 @@ stopped by its process id, everything under one temporary folder (removed):
    (mistune, then bleach) costs what it costs on a real essay. They are
    approved as the writer approves them (`invoke comments.approve ID,ID… --db`).
    That database is copied for each server below, so each reads the same rows.
-2. Measures GET of the thread with wrk (--latency; a short warm-up first):
+2. Measures GET of the thread with wrk (--latency; a 2 s warm-up, then
+   --repeat runs, median reported):
      bare      `isso run` (kizuna.comments.server.raw_isso_command), the
-               development environment (settings.development_environment)
-     gunicorn  gunicorn --preload, 3 workers, kizuna.comments.wsgi:application,
-               production environment (kizuna.stage.isso_environment), no nginx
+               development environment (settings.development_environment);
+               at least 10 s a run: it answers ~6 requests/s, and at 20
+               connections a request waits ~3 s (wrk's timeout raised to 30 s)
+     gunicorn  the stage's gunicorn alone (kizuna.stage.prepare: --preload,
+               3 workers, kizuna.comments.wsgi:application, production
+               environment), no nginx
      stage     nginx + gunicorn from kizuna.stage.prepare, GET /isso/?uri=…
-               (micro-cached 1 s by nginx, deploy/nginx-site.conf.j2)
+               (micro-cached 1 s by nginx, deploy/nginx-site.conf.j2); then
+               again with Accept-Encoding as browsers send it (shown, not a goal:
+               nginx gzips the cached JSON anew for every reader)
    and prints requests/s, p50 and p99, the ratios stage/bare and
    gunicorn/bare, and the goals for the stage (PASS or MISS).
 3. Writes through the stage (rate limits raised through extra_env): several
@@ -31,6 +37,11 @@ stopped by its process id, everything under one temporary folder (removed):
 
 wrk runs with -t2 (the default --wrk-threads): on a small machine wrk shares
 the cores with the server it measures, which all three servers pay alike.
+Latencies (p99 above all) also suffer from anything else the machine runs:
+each run reports the share of the machine's CPU that processes other than
+this benchmark used meanwhile ("other load", from /proc), waits up to
+--quiet-wait seconds before each run for that to fall below 10%, and lists
+runs above it under "Odd".
 
 The exit status is 0 whether or not the goals are met; it is 1 when something
 fails: a server does not start, a thread does not read back as seeded, wrk
@@ -47,6 +58,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -78,6 +90,7 @@ THROUGHPUT_GOAL = 1000.0  # stage requests/s ÷ bare requests/s, at least
 P99_GOAL_MS = 20.0        # stage p99 latency, below
 
 WARM_UP = 2  # seconds of wrk before each measured run
+BROWSER_ENCODINGS = "gzip, deflate, br"
 
 
 class BenchError(Exception):
@@ -303,10 +316,11 @@ def milliseconds(text: str) -> float:
     return float(match.group(1)) * UNITS_MS[match.group(2)]
 
 
-def wrk(url: str, connections: int, seconds: float, threads: int, timeout: float = 2.0) -> dict:
+def wrk(url: str, connections: int, seconds: float, threads: int, timeout: float = 2.0,
+        headers: tuple[str, ...] = ()) -> dict:
     threads = max(1, min(threads, connections))
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-               f"--timeout={max(1, round(timeout))}s", "--latency", url]
+               f"--timeout={max(1, round(timeout))}s", *(f"--header={header}" for header in headers), "--latency", url]
     try:
         result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 timeout=seconds + timeout + 60)
@@ -319,6 +333,7 @@ def wrk(url: str, connections: int, seconds: float, threads: int, timeout: float
     total = re.search(r"^\s*(\d+) requests in ([\d.]+\w+),", out, re.M)
     p50 = re.search(r"^\s*50%\s+(\S+)", out, re.M)
     p99 = re.search(r"^\s*99%\s+(\S+)", out, re.M)
+    worst = re.search(r"^\s*Latency\s+\S+\s+\S+\s+(\S+)", out, re.M)
     if not (rps and total):
         raise BenchError(f"wrk: unexpected output from {' '.join(command)}\n{out}")
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
@@ -330,6 +345,7 @@ def wrk(url: str, connections: int, seconds: float, threads: int, timeout: float
         # With no reply at all, wrk has no latencies to show.
         "p50": milliseconds(p50.group(1)) if p50 else float("nan"),
         "p99": milliseconds(p99.group(1)) if p99 else float("nan"),
+        "max": milliseconds(worst.group(1)) if worst else 0.0,
         "socket errors": dict(zip(("connect", "read", "write", "timeout"), map(int, errors.groups())))
         if errors else {},
         "non-2xx": int(non2xx.group(1)) if non2xx else 0,
@@ -337,13 +353,107 @@ def wrk(url: str, connections: int, seconds: float, threads: int, timeout: float
     }
 
 
-def measure(name: str, url: str, connections: int, seconds: float, threads: int, timeout: float = 2.0) -> dict:
-    print(f"  {name}: warm-up {WARM_UP} s, then {seconds:g} s at {connections} connections ...", flush=True)
-    wrk(url, connections, WARM_UP, threads, timeout)
-    result = wrk(url, connections, seconds, threads, timeout)
-    result["connections"] = connections
-    print(f"    {result['rps']:,.1f} requests/s, p50 {result['p50']:.2f} ms, p99 {result['p99']:.2f} ms"
-          f"  [{result['command']}]", flush=True)
+# --------------------------------------------------------------------------
+# Other load on the machine
+# --------------------------------------------------------------------------
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(pid: str) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2:].split()  # from field 3 (state) on
+
+
+def own_cpu() -> float:
+    """CPU seconds used so far by this script and everything it started:
+    the live servers and their workers, and the children already reaped (wrk)."""
+    children: dict[str, list[str]] = {}
+    ticks: dict[str, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat_fields(entry.name)):
+            children.setdefault(fields[1], []).append(entry.name)  # field 4, ppid
+            ticks[entry.name] = int(fields[11]) + int(fields[12])  # fields 14, 15: utime, stime
+    total, todo = 0, list(children.get(str(os.getpid()), []))
+    while todo:
+        pid = todo.pop()
+        total += ticks.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    mine = os.times()
+    return total / TICK + mine.user + mine.system + mine.children_user + mine.children_system
+
+
+def machine_cpu() -> float:
+    """CPU seconds the whole machine has been busy (all cores), from /proc/stat."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / TICK
+
+
+NOISY = 0.10  # other processes using more than this share of the machine make timings unreliable
+
+
+class OtherLoad:
+    """How much of the machine something other than this benchmark used
+    while it measured: other people's tests or builds make latencies noisy."""
+
+    def __enter__(self):
+        self.wall, self.machine, self.own = time.monotonic(), machine_cpu(), own_cpu()
+        return self
+
+    def __exit__(self, *exc):
+        wall = time.monotonic() - self.wall
+        other = (machine_cpu() - self.machine) - (own_cpu() - self.own)
+        self.share = max(0.0, other) / (wall * (os.cpu_count() or 1))
+
+
+def wait_until_quiet(most: float) -> float:
+    """Wait, at most `most` seconds, until processes other than this
+    benchmark use less than NOISY of the machine (over 2 s). Returns the wait."""
+    started = time.monotonic()
+    while time.monotonic() - started < most:
+        with OtherLoad() as load:
+            time.sleep(2)
+        if load.share < NOISY:
+            break
+    return time.monotonic() - started
+
+
+def measure(name: str, url: str, connections: int, seconds: float, threads: int, repeat: int,
+            timeout: float = 2.0, headers: tuple[str, ...] = (), quiet_wait: float = 0) -> dict:
+    """wrk `repeat` times after one warm-up; the median run (by requests/s)
+    is the result, with the median p50 and p99 of all runs."""
+    print(f"  {name}: warm-up {WARM_UP} s, then {repeat} × {seconds:g} s at {connections} connections ...", flush=True)
+    warm = wrk(url, connections, WARM_UP, threads, timeout, headers)
+    runs = []
+    for _ in range(repeat):
+        # wrk leaves up to `connections` requests in flight when it stops, and
+        # the server finishes them: let it, so a run measures only its own.
+        time.sleep(min(timeout, (runs[-1] if runs else warm)["max"] / 1000 + 0.5))
+        waited = wait_until_quiet(quiet_wait) if quiet_wait else 0
+        if waited > 2.5:
+            print(f"    (waited {waited:.0f} s for other processes to leave the machine quieter)", flush=True)
+        with OtherLoad() as load:
+            result = wrk(url, connections, seconds, threads, timeout, headers)
+        result["other load"] = load.share
+        runs.append(result)
+        print(f"    {result['rps']:>10,.1f} requests/s, p50 {result['p50']:8.2f} ms, p99 {result['p99']:8.2f} ms,"
+              f" max {result['max']:8.2f} ms; other load on the machine {load.share:4.0%}", flush=True)
+    print(f"    [{runs[0]['command']}]", flush=True)
+    result = dict(sorted(runs, key=lambda run: run["rps"])[len(runs) // 2])
+    result.update({
+        "connections": connections,
+        "runs": runs,
+        "p50": statistics.median(run["p50"] for run in runs),
+        "p99": statistics.median(run["p99"] for run in runs),
+        "other load": max(run["other load"] for run in runs),
+        "non-2xx": sum(run["non-2xx"] for run in runs),
+        "socket errors": {kind: sum(run["socket errors"].get(kind, 0) for run in runs)
+                          for kind in ("connect", "read", "write", "timeout")},
+    })
     return result
 
 
@@ -363,7 +473,8 @@ def bare_isso(servers: Servers, work: Path, seeded: Path, args) -> dict:
         # Slow: a request can wait seconds behind the others, so wrk's
         # timeout is raised well beyond its 2 s default.
         result = measure("bare isso run", f"http://127.0.0.1:{port}/{QUERY}", args.bare_connections,
-                         args.bare_duration, args.wrk_threads, timeout=30)
+                         args.bare_duration, args.wrk_threads, args.repeat, timeout=30,
+                         quiet_wait=args.quiet_wait)
     finally:
         servers.stop(process)
     result["bytes"] = size
@@ -371,18 +482,16 @@ def bare_isso(servers: Servers, work: Path, seeded: Path, args) -> dict:
 
 
 def gunicorn_isso(servers: Servers, work: Path, seeded: Path, args) -> dict:
-    # A Stage only to borrow its production environment (and its db path).
+    # The stage's own gunicorn command and production environment, without its nginx.
     setup = staging.Stage(port=free_port(), isso_port=free_port(), prefix=work / "gunicorn", workers=3)
     place_database(seeded, setup.db)
-    env = staging.isso_environment(setup, {**clean_environment(), "KIZUNA_ISSO_NOTIFY": "stdout"})
-    command = [str(Path(sys.executable).parent / "gunicorn"), "--preload", "--no-control-socket",
-               "--workers", str(setup.workers), "--bind", f"127.0.0.1:{setup.isso_port}",
-               "--graceful-timeout", "5", "kizuna.comments.wsgi:application"]
+    command, env = staging.prepare(setup, extra_env={"KIZUNA_ISSO_NOTIFY": "stdout"})["comments"]
     process = servers.start("gunicorn-isso", command, env, setup.isso_port)
     try:
         size = check_thread(setup.isso_port, "/" + QUERY, "gunicorn")
         result = measure("gunicorn (3 workers, no nginx)", f"http://127.0.0.1:{setup.isso_port}/{QUERY}",
-                         args.connections, args.duration, args.wrk_threads, timeout=10)
+                         args.connections, args.duration, args.wrk_threads, args.repeat, timeout=10,
+                         quiet_wait=args.quiet_wait)
     finally:
         servers.stop(process)
     result["bytes"] = size
@@ -396,10 +505,6 @@ def start_stage(servers: Servers, work: Path, seeded: Path) -> tuple[staging.Sta
     place_database(seeded, setup.db)
     # Rate limits raised (the write test posts from one address, as nginx
     # tells Isso the client's own, 127.0.0.1); notices to the log, not mail.
-    # kizuna.stage.prepare puts the whole of os.environ under extra_env:
-    # the writer's own KIZUNA_* are dropped for this run.
-    for name in [name for name in os.environ if name.startswith("KIZUNA_")]:
-        del os.environ[name]
     commands = staging.prepare(setup, extra_env={**LIMITS_RAISED, "KIZUNA_ISSO_NOTIFY": "stdout"})
     started = []
     gunicorn, env = commands["comments"]
@@ -413,8 +518,23 @@ def stage_reads(setup: staging.Stage, args) -> dict:
     path = "/isso/" + QUERY
     size = check_thread(setup.port, path, "stage")
     result = measure("stage (nginx + gunicorn)", setup.url + path, args.connections, args.duration,
-                     args.wrk_threads, timeout=10)
+                     args.wrk_threads, args.repeat, timeout=10, quiet_wait=args.quiet_wait)
     result["bytes"] = size
+    return result
+
+
+def stage_reads_gzip(setup: staging.Stage, args) -> dict:
+    """The same, asking for gzip as every browser does: nginx compresses
+    the cached JSON again for each reader (not part of the goals)."""
+    path = "/isso/" + QUERY
+    status, body, headers = request(setup.port, "GET", path, headers={"Accept-Encoding": BROWSER_ENCODINGS})
+    if status != 200:
+        raise BenchError(f"stage: GET {path} with Accept-Encoding answered {status}")
+    result = measure("stage, Accept-Encoding as browsers send", setup.url + path, args.connections, args.duration,
+                     args.wrk_threads, args.repeat, timeout=10, headers=(f"Accept-Encoding: {BROWSER_ENCODINGS}",),
+                     quiet_wait=args.quiet_wait)
+    result["bytes"] = len(body)
+    result["encoding"] = headers.get("Content-Encoding", "identity")
     return result
 
 
@@ -457,13 +577,14 @@ def stage_writes(setup: staging.Stage, seconds: float, writers: int) -> dict:
         finally:
             connection.close()
 
-    started = time.monotonic()
-    threads = [threading.Thread(target=writer, args=(n,), daemon=True) for n in range(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(seconds + 60)
-    elapsed = time.monotonic() - started
+    with OtherLoad() as load:
+        started = time.monotonic()
+        threads = [threading.Thread(target=writer, args=(n,), daemon=True) for n in range(writers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(seconds + 60)
+        elapsed = time.monotonic() - started
 
     uri = urllib.parse.unquote(WRITE_THREAD)
     with closing(sqlite3.connect(f"{setup.db.resolve().as_uri()}?mode=ro", uri=True)) as connection:
@@ -479,6 +600,7 @@ def stage_writes(setup: staging.Stage, seconds: float, writers: int) -> dict:
         "statuses": dict(sorted(statuses.items())),
         "5xx": sum(count for status, count in statuses.items() if status >= 500),
         "failures": failures,
+        "other load": load.share,
     }
 
 
@@ -496,6 +618,9 @@ def goal(label: str, value: float, sign: str, target: float, ok: bool, unit: str
 
 def oddities(name: str, result: dict) -> list[str]:
     odd = []
+    if result["other load"] > NOISY:
+        odd.append(f"{name}: other processes used up to {result['other load']:.0%} of the machine while it was"
+                   " measured; its latencies (p99 above all) are not to be trusted")
     if result["non-2xx"]:
         odd.append(f"{name}: {result['non-2xx']} answers were not 2xx/3xx")
     errors = {kind: n for kind, n in result["socket errors"].items() if n}
@@ -527,14 +652,20 @@ def report(results: dict, writes: dict, args, odd: list[str]) -> bool:
     bare, gunicorn, stage = results["bare"], results["gunicorn"], results["stage"]
     print()
     print(f"GET {THREAD} ({COMMENTS} approved comments; JSON of {stage['bytes']:,} bytes), "
-          f"wrk {args.duration:g} s after a {WARM_UP} s warm-up")
+          f"median of {args.repeat} wrk runs of {args.duration:g} s after a {WARM_UP} s warm-up, "
+          f"{os.cpu_count()} CPUs shared by wrk and the servers")
     print()
-    print(f"  {'server':34}{'conns':>6}{'requests/s':>13}{'p50 ms':>10}{'p99 ms':>10}{'vs bare':>10}")
+    print(f"  {'server':34}{'conns':>6}{'requests/s':>13}{'p50 ms':>10}{'p99 ms':>10}{'vs bare':>10}"
+          f"{'other load':>12}")
+    gzipped = results["stage, gzip"]
     for name, label in (("bare", "bare isso run"), ("gunicorn", "gunicorn, 3 workers (no nginx)"),
-                        ("stage", "stage, nginx + gunicorn")):
+                        ("stage", "stage, nginx + gunicorn"), ("stage, gzip", "  the same, Accept-Encoding: gzip")):
         r = results[name]
         print(f"  {label:34}{r['connections']:>6}{r['rps']:>13,.1f}{r['p50']:>10.2f}{r['p99']:>10.2f}"
-              f"{ratio(r['rps'], bare['rps']):>9,.1f}×")
+              f"{ratio(r['rps'], bare['rps']):>9,.1f}×{r['other load']:>12.0%}")
+    print("  (other load: the most CPU, over the runs, that processes other than this benchmark used)")
+    print(f"  (Accept-Encoding: {BROWSER_ENCODINGS}, as browsers send it: {gzipped['encoding']}, "
+          f"{gzipped['bytes']:,} bytes, compressed by nginx for every reader; not part of the goals)")
     if bare["connections"] != stage["connections"] or args.bare_duration != args.duration:
         print(f"  (bare measured for {args.bare_duration:g} s at {bare['connections']} connections)")
     print()
@@ -544,8 +675,10 @@ def report(results: dict, writes: dict, args, odd: list[str]) -> bool:
     print(f"  {'stage/bare requests/s':38}{stage_ratio:>12,.1f}×")
     print(f"  {'gunicorn/bare requests/s':38}{gunicorn_ratio:>12,.1f}×")
     print(f"  {'stage/gunicorn requests/s':38}{ratio(stage['rps'], gunicorn['rps']):>12,.1f}×")
+    print(f"  {'stage with gzip/bare requests/s':38}{ratio(gzipped['rps'], bare['rps']):>12,.1f}×")
     print()
-    print(f"Writes through the stage: {writes['writers']} clients, keep-alive, {writes['seconds']:.1f} s")
+    print(f"Writes through the stage: {writes['writers']} clients, keep-alive, {writes['seconds']:.1f} s"
+          f" (other load {writes['other load']:.0%})")
     print(f"  accepted (201/202)      {writes['accepted']:>8,}   {writes['accepted'] / writes['seconds']:,.1f}/s")
     print(f"  lost (acked, not in DB) {len(writes['lost']):>8,}")
     print(f"  5xx answers             {writes['5xx']:>8,}")
@@ -580,21 +713,35 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10, help="seconds of each measured run (default 10)")
     parser.add_argument("--connections", type=int, default=20, help="wrk connections (default 20)")
     parser.add_argument("--bare-duration", type=float, default=None,
-                        help="seconds for bare isso run (default: --duration)")
+                        help="seconds for bare isso run (default: --duration, at least 10)")
     parser.add_argument("--bare-connections", type=int, default=None,
                         help="connections for bare isso run (default: --connections)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="measured runs per server; the median is reported (default 3)")
+    parser.add_argument("--quiet-wait", type=float, default=60,
+                        help="before each run, wait up to this many seconds for other processes to use"
+                             f" less than {NOISY:.0%}% of the machine (default 60; 0: don't wait)")
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--writers", type=int, default=8, help="client threads posting comments (default 8)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, databases, configs)")
     args = parser.parse_args()
-    args.bare_duration = args.bare_duration or args.duration
+    # Bare Isso answers a handful of requests a second: fewer than 10 s of
+    # them is too few to measure (at 20 connections a request waits ~3 s).
+    args.bare_duration = args.bare_duration or max(10.0, args.duration)
     args.bare_connections = args.bare_connections or args.connections
     if shutil.which("wrk") is None:
         print("bench/comments.py: wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
         return 1
 
     signal.signal(signal.SIGTERM, _interrupt)  # stopped by pid: stop the servers too
+    # kizuna.stage.prepare puts the whole of os.environ under extra_env: the
+    # writer's own KIZUNA_* settings (SMTP above all) stay out of this run.
+    for name in [name for name in os.environ if name.startswith("KIZUNA_")]:
+        del os.environ[name]
     work = Path(tempfile.mkdtemp(prefix="kizuna-bench-comments-"))
+    # mkdtemp makes it 0700; nginx started as root runs its workers as
+    # nobody, who must reach the cache and temp folders under the stage prefix.
+    work.chmod(0o711)
     (work / "logs").mkdir()
     servers = Servers(work / "logs")
     ok = False
@@ -606,11 +753,14 @@ def main() -> int:
                    "gunicorn": gunicorn_isso(servers, work, seeded, args)}
         setup, started = start_stage(servers, work, seeded)
         results["stage"] = stage_reads(setup, args)
+        results["stage, gzip"] = stage_reads_gzip(setup, args)
         print(f"Writing through the stage: {args.writers} clients for {args.duration:g} s ...", flush=True)
         writes = stage_writes(setup, args.duration, args.writers)
         for process in started:
             servers.stop(process)
         odd = [line for name, r in results.items() for line in oddities(name, r)] + log_oddities(work, servers)
+        if writes["other load"] > NOISY:
+            odd.append(f"writes: other processes used {writes['other load']:.0%} of the machine meanwhile")
         ok = report(results, writes, args, odd)
     except BenchError as error:
         print(f"bench/comments.py: {error}", file=sys.stderr)

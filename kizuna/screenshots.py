@@ -12,14 +12,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from kizuna import CONTENT, DEV_SETTINGS, ROOT
 from kizuna.browser import launch
 from kizuna.build import build
-from kizuna.processes import stop
+from kizuna.processes import stop, wait_until_listening
 
 ESSAY = "/essays/unresolved-desire-to-connect/"
 MAX_BYTES = 400_000  # keep the docs light: a screenshot is an illustration, not an archive
@@ -50,18 +49,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def wait_until_listening(port: int, process: subprocess.Popen, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"kizuna.serve exited with {process.returncode} before listening on {port}")
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {seconds}s")
 
 
 def photograph(base_url: str, out: Path, shots=SHOTS) -> list[Path]:

@@ -270,14 +270,20 @@ def isso_post(isso, uri: str, text: str, reader: str | None = None, **fields) ->
 
 def isso_thread(isso, uri: str) -> dict[int, dict]:
     """What readers see of a thread (GET /?uri=): public comments by id, replies included."""
-    import json
     import urllib.parse
 
     status, answer = isso_request(isso, "GET", f"/?uri={urllib.parse.quote(uri, safe='')}")
     if status == 404:  # no such thread (yet, or any more)
         return {}
     assert status == 200, (status, answer)
-    shown, todo = {}, list(json.loads(answer)["replies"])
+    return thread_comments(answer)
+
+
+def thread_comments(body: bytes) -> dict[int, dict]:
+    """The public comments in Isso's GET /?uri= answer, by id, replies included."""
+    import json
+
+    shown, todo = {}, list(json.loads(body)["replies"])
     while todo:
         comment = todo.pop()
         shown[comment["id"]] = comment

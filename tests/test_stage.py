@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ESSAY_PATH, approve_comments, free_port, require_tool
+from conftest import ESSAY_PATH, approve_comments, free_port, require_tool, thread_comments
 from kizuna import ROOT
 from kizuna.deploy import BROTLI_MODULE
 from kizuna.processes import running, wait_until_listening
@@ -164,16 +164,6 @@ def comment_ids(db: Path, uri: str | None = None) -> set[int]:
 def thread_exists(db: Path, uri: str) -> bool:
     with contextlib.closing(sqlite3.connect(db, timeout=10)) as connection:
         return connection.execute("SELECT 1 FROM threads WHERE uri = ?", (uri,)).fetchone() is not None
-
-
-def thread_comments(body: bytes) -> dict[int, dict]:
-    """The public comments in Isso's GET /?uri= answer, replies included."""
-    shown, todo = {}, list(json.loads(body)["replies"])
-    while todo:
-        comment = todo.pop()
-        shown[comment["id"]] = comment
-        todo.extend(comment.get("replies", []))
-    return shown
 
 
 # --- Pages: compressed, cached as meant, our own 404 ----------------------------

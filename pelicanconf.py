@@ -7,9 +7,10 @@ import sys
 # Plugins and the kizuna package are imported by path, not installed.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from kizuna import DEFAULT_AUTHOR  # noqa: E402
 from kizuna.assets import hashed, svg_data_uri  # noqa: E402
 
-AUTHOR = os.environ.get("KIZUNA_AUTHOR", "K.A.L.T")
+AUTHOR = os.environ.get("KIZUNA_AUTHOR", DEFAULT_AUTHOR)
 SITENAME = os.environ.get("KIZUNA_SITENAME", "Kizuna")
 SITESUBTITLE = "Reflective essays, and a quiet place to answer them"
 SITEURL = ""  # relative URLs while writing; publishconf.py sets the real one
@@ -95,6 +96,12 @@ EXTRA_PATH_METADATA = {
 ISSO_URL = os.environ.get("KIZUNA_DEV_ISSO_URL", "http://127.0.0.1:8080/")  # invoke serve runs it
 ISSO_BAKE_URL = ISSO_URL
 COMMENTS_THREAD_ID = "/essays/{slug}/"  # stable even if ARTICLE_URL changes
+# Seconds per request to Isso while baking: it renders every comment's
+# Markdown on each read, and a thread of 10,000 comments takes a while.
+COMMENTS_BAKE_TIMEOUT = 60
+# A build without its comments only warns; `invoke publish` sets this (as a
+# Pelican setting) so that it fails instead, naming the URL and why.
+COMMENTS_BAKE_REQUIRED = False
 
 # Official pelican-plugins, listed explicitly (PLUGINS=None would load every
 # installed one), then our own from plugins/.

@@ -5,6 +5,8 @@ Set these in the environment before `invoke publish` (see README):
   KIZUNA_SITENAME      site title (default "Kizuna")
   KIZUNA_AUTHOR        default author (default "K.A.L.T")
   KIZUNA_ISSO_URL      public address of the Isso server (default SITEURL + /isso/)
+  KIZUNA_ISSO_BAKE_URL where the build reads approved comments (default ISSO_URL);
+                       `invoke publish` fails if they cannot be read there
 """
 
 import os

@@ -20,9 +20,9 @@ from kizuna.publish import PublishError, publish as rsync_publish
 from kizuna.serve import PORT
 
 
-def _build(settings):
+def _build(settings, **extra_settings):
     try:
-        site.build(settings)
+        site.build(settings, extra_settings=extra_settings)
     except site.BuildError as error:
         raise Exit(str(error), code=1)
 
@@ -111,7 +111,8 @@ def new(c, title, tags=""):
 @task(help={"dry_run": "show what rsync would change without changing it"})
 def publish(c, dry_run=False):
     """Production build, then rsync to $KIZUNA_DEPLOY_TARGET."""
-    _build(PROD_SETTINGS)
+    # Pages without their comments are not shipped: unlike preview, the build fails.
+    _build(PROD_SETTINGS, COMMENTS_BAKE_REQUIRED=True)
     try:
         rsync_publish(dry_run=dry_run)
     except PublishError as error:
@@ -134,7 +135,10 @@ def stage(c, port=8088, isso_port=8089):
 
     def build_when_isso_listens(processes):
         wait_until_listening(isso_port, processes["comments"])
-        staging.build_site(setup)
+        try:
+            staging.build_site(setup)
+        except site.BuildError as error:
+            raise Exit(str(error), code=1)
         print(f"Staged at {setup.url}/ (nginx + gunicorn Isso); Ctrl-C stops both.", flush=True)
 
     run_until_interrupted(staging.prepare(setup), cwd=ROOT, after_start=build_when_isso_listens)
@@ -197,7 +201,10 @@ def comments_approve(c, ids, db=None):
     from kizuna.comments import moderation
 
     with _told():
-        print("\n".join(moderation.approve(ids, db)))
+        report = moderation.approve(ids, db)
+    print("\n".join(report))
+    if report.failed:  # the whole report first, then a failing exit
+        raise Exit(code=1)
 
 
 @task(name="delete", help={**_IDS, **_DB, **_DIR})

@@ -27,7 +27,11 @@ stopped by its process id, everything under one temporary folder (removed):
      stage     nginx + gunicorn from kizuna.stage.prepare, GET /isso/?uri=…
                (micro-cached 1 s by nginx, deploy/nginx-site.conf.j2); then
                again with Accept-Encoding as browsers send it (shown, not a goal:
-               nginx gzips the cached JSON anew for every reader)
+               nginx gzips the cached JSON anew for every reader); then
+               again with a parameter never seen before on every request
+               (`&z=N`, a wrk script), as a reader out to get past the cache
+               would send: reads are keyed on the uri alone, so the goal is
+               the same as for plain reads
    and prints requests/s, p50 and p99, the ratios stage/bare and
    gunicorn/bare, and the goals for the stage (PASS or MISS).
 3. Writes through the stage (rate limits raised through extra_env): several
@@ -316,11 +320,23 @@ def milliseconds(text: str) -> float:
     return float(match.group(1)) * UNITS_MS[match.group(2)]
 
 
+# A wrk script that adds a new parameter to every request (`&z=1`, `&z=2`…),
+# as a reader trying to get past the cache would.
+CACHE_BUSTER = """
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", wrk.path .. "&z=" .. n)
+end
+"""
+
+
 def wrk(url: str, connections: int, seconds: float, threads: int, timeout: float = 2.0,
-        headers: tuple[str, ...] = ()) -> dict:
+        headers: tuple[str, ...] = (), script: Path | None = None) -> dict:
     threads = max(1, min(threads, connections))
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-               f"--timeout={max(1, round(timeout))}s", *(f"--header={header}" for header in headers), "--latency", url]
+               f"--timeout={max(1, round(timeout))}s", *(f"--header={header}" for header in headers), "--latency",
+               *(["--script", str(script)] if script else []), url]
     try:
         result = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 timeout=seconds + timeout + 60)
@@ -423,11 +439,12 @@ def wait_until_quiet(most: float) -> float:
 
 
 def measure(name: str, url: str, connections: int, seconds: float, threads: int, repeat: int,
-            timeout: float = 2.0, headers: tuple[str, ...] = (), quiet_wait: float = 0) -> dict:
+            timeout: float = 2.0, headers: tuple[str, ...] = (), quiet_wait: float = 0,
+            script: Path | None = None) -> dict:
     """wrk `repeat` times after one warm-up; the median run (by requests/s)
     is the result, with the median p50 and p99 of all runs."""
     print(f"  {name}: warm-up {WARM_UP} s, then {repeat} × {seconds:g} s at {connections} connections ...", flush=True)
-    warm = wrk(url, connections, WARM_UP, threads, timeout, headers)
+    warm = wrk(url, connections, WARM_UP, threads, timeout, headers, script)
     runs = []
     for _ in range(repeat):
         # wrk leaves up to `connections` requests in flight when it stops, and
@@ -437,7 +454,7 @@ def measure(name: str, url: str, connections: int, seconds: float, threads: int,
         if waited > 2.5:
             print(f"    (waited {waited:.0f} s for other processes to leave the machine quieter)", flush=True)
         with OtherLoad() as load:
-            result = wrk(url, connections, seconds, threads, timeout, headers)
+            result = wrk(url, connections, seconds, threads, timeout, headers, script)
         result["other load"] = load.share
         runs.append(result)
         print(f"    {result['rps']:>10,.1f} requests/s, p50 {result['p50']:8.2f} ms, p99 {result['p99']:8.2f} ms,"
@@ -481,10 +498,18 @@ def bare_isso(servers: Servers, work: Path, seeded: Path, args) -> dict:
     return result
 
 
+def open_threads(setup: staging.Stage) -> None:
+    """The two essays this benchmark comments on, as a build would list them
+    (the comment server takes comments only on essays the site has)."""
+    setup.threads.parent.mkdir(parents=True, exist_ok=True)
+    setup.threads.write_text(json.dumps({"threads": {THREAD: THREAD_TITLE, WRITE_THREAD: "Benchmark writes"}}))
+
+
 def gunicorn_isso(servers: Servers, work: Path, seeded: Path, args) -> dict:
     # The stage's own gunicorn command and production environment, without its nginx.
     setup = staging.Stage(port=free_port(), isso_port=free_port(), prefix=work / "gunicorn", workers=3)
     place_database(seeded, setup.db)
+    open_threads(setup)
     command, env = staging.prepare(setup, extra_env={"KIZUNA_ISSO_NOTIFY": "stdout"})["comments"]
     process = servers.start("gunicorn-isso", command, env, setup.isso_port)
     try:
@@ -503,6 +528,7 @@ def start_stage(servers: Servers, work: Path, seeded: Path) -> tuple[staging.Sta
     while setup.isso_port == setup.port:
         setup.isso_port = free_port()
     place_database(seeded, setup.db)
+    open_threads(setup)
     # Rate limits raised (the write test posts from one address, as nginx
     # tells Isso the client's own, 127.0.0.1); notices to the log, not mail.
     commands = staging.prepare(setup, extra_env={**LIMITS_RAISED, "KIZUNA_ISSO_NOTIFY": "stdout"})
@@ -521,6 +547,16 @@ def stage_reads(setup: staging.Stage, args) -> dict:
                      args.wrk_threads, args.repeat, timeout=10, quiet_wait=args.quiet_wait)
     result["bytes"] = size
     return result
+
+
+def stage_reads_busting(setup: staging.Stage, work: Path, args) -> dict:
+    """The same, every request with a parameter never seen before: nginx
+    keys reads on the uri alone, so they are still cache hits."""
+    script = work / "cache-buster.lua"
+    script.write_text(CACHE_BUSTER)
+    return measure("stage, a new &z=N on every request", setup.url + "/isso/" + QUERY, args.connections,
+                   args.duration, args.wrk_threads, args.repeat, timeout=10, quiet_wait=args.quiet_wait,
+                   script=script)
 
 
 def stage_reads_gzip(setup: staging.Stage, args) -> dict:
@@ -659,7 +695,8 @@ def report(results: dict, writes: dict, args, odd: list[str]) -> bool:
           f"{'other load':>12}")
     gzipped = results["stage, gzip"]
     for name, label in (("bare", "bare isso run"), ("gunicorn", "gunicorn, 3 workers (no nginx)"),
-                        ("stage", "stage, nginx + gunicorn"), ("stage, gzip", "  the same, Accept-Encoding: gzip")):
+                        ("stage", "stage, nginx + gunicorn"), ("stage, gzip", "  the same, Accept-Encoding: gzip"),
+                        ("stage, busting", "  the same, a new &z=N each time")):
         r = results[name]
         print(f"  {label:34}{r['connections']:>6}{r['rps']:>13,.1f}{r['p50']:>10.2f}{r['p99']:>10.2f}"
               f"{ratio(r['rps'], bare['rps']):>9,.1f}×{r['other load']:>12.0%}")
@@ -676,6 +713,8 @@ def report(results: dict, writes: dict, args, odd: list[str]) -> bool:
     print(f"  {'gunicorn/bare requests/s':38}{gunicorn_ratio:>12,.1f}×")
     print(f"  {'stage/gunicorn requests/s':38}{ratio(stage['rps'], gunicorn['rps']):>12,.1f}×")
     print(f"  {'stage with gzip/bare requests/s':38}{ratio(gzipped['rps'], bare['rps']):>12,.1f}×")
+    busting = results["stage, busting"]
+    print(f"  {'stage, cache-busting/bare requests/s':38}{ratio(busting['rps'], bare['rps']):>12,.1f}×")
     print()
     print(f"Writes through the stage: {writes['writers']} clients, keep-alive, {writes['seconds']:.1f} s"
           f" (other load {writes['other load']:.0%})")
@@ -693,6 +732,9 @@ def report(results: dict, writes: dict, args, odd: list[str]) -> bool:
          stage_ratio >= THROUGHPUT_GOAL, "×")
     goal(f"stage p99 at {stage['connections']} connections", stage["p99"], "<", P99_GOAL_MS,
          stage["p99"] < P99_GOAL_MS, "ms")
+    busting_ratio = ratio(busting["rps"], bare["rps"])
+    goal("cache-busting reads/bare requests/s", busting_ratio, ">=", THROUGHPUT_GOAL,
+         busting_ratio >= THROUGHPUT_GOAL, "×")
     ok = not writes["lost"] and writes["5xx"] == 0 and writes["duplicates"] == 0 and writes["accepted"] > 0
     print(f"  {'writes: lost, 5xx':38}{len(writes['lost']):>8}, {writes['5xx']:<6} (must be 0, 0)      "
           f"{'OK' if ok else 'FAIL'}")
@@ -754,6 +796,7 @@ def main() -> int:
         setup, started = start_stage(servers, work, seeded)
         results["stage"] = stage_reads(setup, args)
         results["stage, gzip"] = stage_reads_gzip(setup, args)
+        results["stage, busting"] = stage_reads_busting(setup, work, args)
         print(f"Writing through the stage: {args.writers} clients for {args.duration:g} s ...", flush=True)
         writes = stage_writes(setup, args.duration, args.writers)
         for process in started:

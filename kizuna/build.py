@@ -31,15 +31,20 @@ def cache_folder(settings: Path, content: Path) -> Path:
     return ROOT / "cache" / digest.hexdigest()[:12]
 
 
-def pelican_command(settings: Path, output: Path, content: Path = CONTENT) -> list[str]:
-    cache = cache_folder(settings, content)
+def pelican_command(settings: Path, output: Path, content: Path = CONTENT,
+                    extra_settings: dict | None = None) -> list[str]:
+    """Pelican's command line. extra_settings override the settings file's
+    (Pelican's -e KEY=json); they should not change how content is read, as
+    the content cache does not tell them apart."""
+    overrides = {"CACHE_PATH": str(cache_folder(settings, content)), **(extra_settings or {})}
     return [
         sys.executable, "-m", "pelican", str(content),
         "--settings", str(settings),
         "--output", str(output),
         "--fatal", "errors",
         "--log-handler", "plain",
-        "--extra-settings", f"CACHE_PATH={json.dumps(str(cache))}",
+        # One flag for all of them: Pelican keeps only the last --extra-settings.
+        "--extra-settings", *(f"{name}={json.dumps(value)}" for name, value in overrides.items()),
     ]
 
 
@@ -73,14 +78,16 @@ def swap_in(staging: Path, output: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def build(settings: Path = DEV_SETTINGS, output: Path = OUTPUT, content: Path = CONTENT, quiet: bool = False) -> Path:
+def build(settings: Path = DEV_SETTINGS, output: Path = OUTPUT, content: Path = CONTENT, quiet: bool = False,
+          extra_settings: dict | None = None) -> Path:
     """Build the site into output/; raise BuildError and leave output/ as it
-    was when Pelican reports any error."""
+    was when Pelican reports any error. extra_settings (name → value) override
+    the settings file's, e.g. {"COMMENTS_BAKE_REQUIRED": True}."""
     output = Path(output)
     staging = output.with_name(output.name + ".new")
     shutil.rmtree(staging, ignore_errors=True)
     result = subprocess.run(
-        pelican_command(Path(settings), staging, Path(content)),
+        pelican_command(Path(settings), staging, Path(content), extra_settings),
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     if result.returncode != 0:

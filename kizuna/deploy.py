@@ -35,6 +35,8 @@ class Deployment:
     max_body: str = "64k"
     admin_allow: list[str] = field(default_factory=lambda: ["127.0.0.1"])
     theme_static_dir: str = "theme"
+    https: bool | None = None           # None: as site_url says
+
 
     @property
     def site_origin(self) -> str:
@@ -62,6 +64,7 @@ def render(deployment: Deployment, out: Path, stage_prefix: Path | None = None) 
     values = {
         **asdict(deployment),
         "site_origin": deployment.site_origin,
+        "https": deployment.https if deployment.https is not None else deployment.site_url.startswith("https://"),
         "server_name": deployment.server_name,
         "script_hashes": inline_script_hashes(),
         "headers_file": conf_dir / "headers.conf",

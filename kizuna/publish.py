@@ -12,8 +12,12 @@ from pathlib import Path
 
 from kizuna import OUTPUT
 
-# Never send or delete anything named like comment data, wherever it sits.
-EXCLUDES = ["comments/", "*.db", "*.db-journal", "*.sqlite", "*.sqlite3"]
+# Never send, nor delete on the server, the comments/ folder at the top of the
+# site's folder (a leading slash anchors a pattern there: an unanchored
+# "comments/" would also hold back tags/comments/ or categories/comments/),
+# nor database files wherever they sit.
+EXCLUDES = ["/comments/", "*.db", "*.db-journal", "*.db-wal", "*.db-shm",
+            "*.sqlite", "*.sqlite-journal", "*.sqlite3", "*.sqlite3-journal"]
 
 
 class PublishError(Exception):

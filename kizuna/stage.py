@@ -11,7 +11,7 @@ from pathlib import Path
 from kizuna import PROD_SETTINGS, ROOT, build
 from kizuna.comments import settings as comment_settings
 from kizuna.deploy import Deployment, render
-from kizuna.processes import environment_set
+from kizuna.processes import wait_until_listening
 
 STAGE = ROOT / "stage"  # git-ignored
 
@@ -22,6 +22,7 @@ class Stage:
     isso_port: int = 8089
     prefix: Path = STAGE
     workers: int = 3
+    https: bool = False  # render as for an HTTPS site (Secure cookies, HSTS), still served over http
 
     @property
     def url(self) -> str:
@@ -30,6 +31,11 @@ class Stage:
     @property
     def db(self) -> Path:
         return self.prefix / "data" / "comments.db"
+
+    @property
+    def threads(self) -> Path:
+        """The essays open for comments, as the build wrote them."""
+        return self.prefix / "www" / "comment-threads.json"
 
 
 def isso_environment(stage: Stage, base: dict | None = None) -> dict[str, str]:
@@ -40,6 +46,7 @@ def isso_environment(stage: Stage, base: dict | None = None) -> dict[str, str]:
         environment.setdefault(name, value)
     environment.update({
         "KIZUNA_ISSO_DB": str(stage.db),
+        "KIZUNA_ISSO_THREADS": str(stage.threads),
         "KIZUNA_ISSO_HOST": stage.url,
         "KIZUNA_ISSO_LISTEN": f"http://127.0.0.1:{stage.isso_port}",
         "KIZUNA_ISSO_PUBLIC_ENDPOINT": stage.url + "/isso",
@@ -62,6 +69,7 @@ def prepare(stage: Stage, extra_env: dict | None = None) -> dict[str, tuple[list
         site_url=stage.url, site_root=str(stage.prefix / "www"), listen=f"127.0.0.1:{stage.port}",
         isso_upstream=f"127.0.0.1:{stage.isso_port}", cache_dir=str(stage.prefix / "cache"),
         data_dir=str(stage.db.parent), admin_allow=["127.0.0.1"], workers=stage.workers,
+        https=stage.https,
     )
     render(deployment, stage.prefix, stage_prefix=stage.prefix)
     # --preload: Isso is made once, before the fork, so workers share its lock.
@@ -77,7 +85,13 @@ def prepare(stage: Stage, extra_env: dict | None = None) -> dict[str, tuple[list
 
 
 def build_site(stage: Stage) -> None:
-    """A production build addressed to the stage, baking comments from gunicorn."""
-    with environment_set({"KIZUNA_SITEURL": stage.url, "KIZUNA_ISSO_URL": stage.url + "/isso/",
-                          "KIZUNA_ISSO_BAKE_URL": f"http://127.0.0.1:{stage.isso_port}/"}):
-        build.build(PROD_SETTINGS, stage.prefix / "www", quiet=True)
+    """A production build addressed to the stage. Comments are baked through
+    nginx (/isso/, from the site's origin) as `invoke publish` bakes them, and
+    as there, a build that cannot bake them fails. Call it once Isso listens."""
+    wait_until_listening(stage.port)  # nginx starts beside Isso; it may not listen yet
+    build.build(PROD_SETTINGS, stage.prefix / "www", quiet=True, extra_settings={
+        # publishconf.py derives these from KIZUNA_SITEURL; here they follow stage.url.
+        "SITEURL": stage.url, "FEED_DOMAIN": stage.url,
+        "ISSO_URL": stage.url + "/isso/", "ISSO_BAKE_URL": stage.url + "/isso/",
+        "COMMENTS_BAKE_REQUIRED": True,
+    })

@@ -113,6 +113,27 @@ def browser():
         chromium.close()
 
 
+# Essays the test comment servers take comments on, {thread id: title}: the
+# site's comment-threads.json as a build writes it (kizuna/comments/hardening.py
+# refuses comments on any other page, and takes titles from here).
+TEST_THREADS = {
+    "/essays/unresolved-desire-to-connect/": "Unresolved Desire to Connect",
+    "/essays/on-waiting/": "On Waiting",
+    **{f"/essays/{name}/": "An Essay" for name in ("fine", "a", "after-restore", "cut-0", "cut-1", "cut-2")},
+}
+
+
+def open_threads(path: Path, threads: dict[str, str] | None = None) -> Path:
+    """Add essays to a comment-threads.json (made if missing); return its path."""
+    import json
+
+    path = Path(path)
+    known = json.loads(path.read_text())["threads"] if path.exists() else {}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"threads": {**known, **(TEST_THREADS if threads is None else threads)}}))
+    return path
+
+
 @pytest.fixture
 def isso(tmp_path):
     """A real Isso server (comments/isso.cfg, `isso run`) on a free loopback
@@ -129,6 +150,7 @@ def isso(tmp_path):
     env = development_environment(site_origin=site_origin, port=port, db=tmp_path / "data" / "comments.db",
                                   base={k: v for k, v in os.environ.items() if not k.startswith("KIZUNA_")})
     env["KIZUNA_ISSO_RATELIMIT"] = "1000"  # tests post quickly from one address
+    env["KIZUNA_ISSO_THREADS"] = str(open_threads(tmp_path / "comment-threads.json"))
     yield from _isso_running(env, port, site_origin, tmp_path)
 
 
@@ -188,6 +210,8 @@ def live_comments_running(tmp_path: Path, monkeypatch):
     base = {k: v for k, v in os.environ.items() if not k.startswith("KIZUNA_")}
     base["KIZUNA_ISSO_RATELIMIT"] = "100000"  # tests post quickly
     base["KIZUNA_ISSO_TRUSTED_PROXIES"] = "127.0.0.1"
+    output = tmp_path / "site" / "output"
+    base["KIZUNA_ISSO_THREADS"] = str(output / "comment-threads.json")  # as the build below writes it
     env = development_environment(site_origin=site_origin, port=isso_port, db=tmp_path / "data" / "comments.db",
                                   base=base)
     isso_run = _isso_running(env, isso_port, site_origin, tmp_path)
@@ -195,7 +219,6 @@ def live_comments_running(tmp_path: Path, monkeypatch):
     server = None
     try:
         monkeypatch.setenv("KIZUNA_DEV_ISSO_URL", isso.url + "/")
-        output = tmp_path / "site" / "output"
         build(DEV_SETTINGS, output, CONTENT, quiet=True)
         server = subprocess.Popen([sys.executable, "-m", "kizuna.serve", "--root", str(output), "--port", str(site_port)],
                                   cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -358,6 +381,7 @@ def isso_with_smtp(tmp_path, smtp):
         "KIZUNA_SMTP_TO": "writer@kizuna.test", "KIZUNA_SMTP_FROM": "Kizuna comments <comments@kizuna.test>",
         "KIZUNA_ISSO_PUBLIC_ENDPOINT": f"http://localhost:{port}", "KIZUNA_ISSO_TRUSTED_PROXIES": "127.0.0.1",
         "KIZUNA_ISSO_RATELIMIT": "1000",
+        "KIZUNA_ISSO_THREADS": str(open_threads(tmp_path / "comment-threads.json")),
     })
     env = development_environment(site_origin=site_origin, port=port, db=tmp_path / "data" / "comments.db", base=base)
     running = _isso_running(env, port, site_origin, tmp_path)
@@ -378,6 +402,7 @@ def production_comment_environment(folder: Path, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIZUNA_")}
     env.update({
         "KIZUNA_ISSO_DB": str(folder / "data" / "comments.db"),
+        "KIZUNA_ISSO_THREADS": str(open_threads(folder / "comment-threads.json")),
         "KIZUNA_ISSO_HOST": f"http://127.0.0.1:{free_port()}",  # the site; nothing listens there
         "KIZUNA_ISSO_LISTEN": f"http://127.0.0.1:{port}",
         "KIZUNA_ISSO_PUBLIC_ENDPOINT": f"http://127.0.0.1:{port}",

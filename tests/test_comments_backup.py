@@ -7,7 +7,7 @@ import threading
 import time
 import urllib.parse
 
-from conftest import invoke, isso_post, isso_request
+from conftest import invoke, isso_post, isso_request, open_threads
 from kizuna import ROOT
 from kizuna.comments import backup
 
@@ -20,6 +20,7 @@ def ids(db) -> set[int]:
 
 
 def test_backup_while_readers_keep_posting(isso, tmp_path):
+    open_threads(isso.env["KIZUNA_ISSO_THREADS"], {f"/essays/load-{n}/": f"Load {n}" for n in range(600)})
     acknowledged: list[int] = []
     stop = threading.Event()
     failures = []

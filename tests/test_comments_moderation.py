@@ -24,8 +24,11 @@ def task(isso, *args, check=True):
 def test_pending_lists_what_waits_and_approve_publishes_it(isso):
     named = isso_post(isso, ESSAY, "Thank you.\nThis stayed with me.", author="Mika <i> & Co")
     long = isso_post(isso, ESSAY, "A" * 30 + " " + "b" * 80)
-    other = isso_post(isso, OTHER, "Waiting, \x1b[2J\x1b]0;pwned\x07too.", author="\x1b[31mEve")
+    other = isso_post(isso, OTHER, "Waiting, too.", author="Eve")
     assert {named["mode"], long["mode"], other["mode"]} == {2}  # moderation: nothing appears unseen
+    with sqlite3.connect(isso.db) as connection:  # the server now refuses these; an older database may hold them
+        connection.execute("UPDATE comments SET text = ?, author = ? WHERE id = ?",
+                           ("Waiting, \x1b[2J\x1b]0;pwned\x07too.", "\x1b[31mEve", other["id"]))
 
     listed = task(isso, "comments.pending").stdout
     lines = {line.split()[0]: line for line in listed.splitlines() if re.match(r"\s*\d+  /", line)}

@@ -78,35 +78,38 @@ def server_folder(tmp_path):
     return folder
 
 
-def test_publish_dry_run_changes_nothing(repo_copy, server_folder):
+def test_publish_dry_run_changes_nothing(repo_copy, server_folder, isso):
     require_tool("rsync")
-    result = invoke(repo_copy, "publish", "--dry-run", env=_env(server_folder))
+    result = invoke(repo_copy, "publish", "--dry-run", env=_env(server_folder, isso))
     assert "essays/unresolved-desire-to-connect/index.html" in result.stdout
     assert sorted(p.name for p in server_folder.iterdir()) == ["comments", "stale.html"]
 
 
-def test_publish_ships_site_and_keeps_comment_data(repo_copy, server_folder):
+def test_publish_ships_site_and_keeps_comment_data(repo_copy, server_folder, isso):
     require_tool("rsync")
     (repo_copy / "content" / "extra" / "comments").mkdir()
-    (repo_copy / "content" / "extra" / "comments" / "leak.txt").write_text("must not ship")
-    invoke(repo_copy, "publish", env=_env(server_folder))
-    assert (repo_copy / "output/extra/comments/leak.txt").is_file()  # built, yet not shipped
+    (repo_copy / "content" / "extra" / "comments" / "leak.db").write_text("must not ship")
+    invoke(repo_copy, "publish", env=_env(server_folder, isso))
+    assert (repo_copy / "output/extra/comments/leak.db").is_file()  # built, yet not shipped: a database file
     assert (server_folder / "essays/unresolved-desire-to-connect/index.html").is_file()
     assert "https://writer.example" in (server_folder / "index.html").read_text()
     assert (server_folder / "comments/data/comments.db").read_bytes() == b"precious"
     assert not (server_folder / "stale.html").exists()  # --delete keeps the site exact
-    assert not list(server_folder.rglob("leak.txt"))
+    assert not list(server_folder.rglob("leak.db"))
 
 
-def test_publish_without_target_says_what_to_set(repo_copy):
-    env = _env(None)
+def test_publish_without_target_says_what_to_set(repo_copy, isso):
+    env = _env(None, isso)
     result = invoke(repo_copy, "publish", check=False, env=env)
     assert result.returncode != 0 and "KIZUNA_DEPLOY_TARGET" in result.stdout
 
 
-def _env(folder):
+def _env(folder, isso):
+    """Publishing as the writer does; comments are baked from a real Isso
+    (a publish that cannot bake them ships nothing)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIZUNA_")}
     env["KIZUNA_SITEURL"] = "https://writer.example"
+    env["KIZUNA_ISSO_BAKE_URL"] = isso.url + "/"
     if folder is not None:
         env["KIZUNA_DEPLOY_TARGET"] = str(folder)
     return env

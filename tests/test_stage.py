@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ESSAY_PATH, approve_comments, free_port, require_tool, thread_comments
+from conftest import ESSAY_PATH, approve_comments, free_port, open_threads, require_tool, thread_comments
 from kizuna import ROOT
 from kizuna.deploy import BROTLI_MODULE
 from kizuna.processes import running, wait_until_listening
@@ -37,6 +37,9 @@ from kizuna.stage import Stage, build_site, prepare
 
 RAISED_LIMITS = {"KIZUNA_ISSO_RATELIMIT": "100000", "KIZUNA_ISSO_DIRECT_REPLY": "100000"}
 ESSAY_TITLE = "Unresolved Desire to Connect"
+# Essays the tests below comment on, beside the site's own: as if the build had listed them.
+STAGED_ESSAYS = {f"/essays/{name}/": "A staged essay" for name in (
+    "accepted", "moderated", "rate-limited", "under-load", "purged", "micro-cached", "crashed")}
 
 
 # --- The stage, running ------------------------------------------------------
@@ -112,15 +115,17 @@ def wait_until_answering(running_stage: Running, seconds: float = 15.0) -> None:
             time.sleep(0.1)
 
 
-def staged(prefix: Path, extra_env: dict, workers: int = 3, build: bool = True, unset=()):
+def staged(prefix: Path, extra_env: dict, workers: int = 3, build: bool = True, unset=(), https: bool = False,
+           essays: dict | None = None):
     """Generator behind the stage fixtures: prepare (with the names in `unset`
     out of the environment, so Isso gets production's defaults for them),
     start both servers via processes.running, wait for gunicorn, build the site
-    against it, wait for nginx. processes.running stops whatever is in its dict
-    by pid on leaving."""
+    against it, open `essays` (default STAGED_ESSAYS) for comments beside the
+    site's own, wait for nginx. processes.running stops whatever is in its
+    dict by pid on leaving."""
     require_tool("nginx")
     isso_port, port = distinct_ports(2)
-    stage = Stage(port=port, isso_port=isso_port, prefix=prefix, workers=workers)
+    stage = Stage(port=port, isso_port=isso_port, prefix=prefix, workers=workers, https=https)
     with pytest.MonkeyPatch.context() as patch:
         for name in unset:
             patch.delenv(name, raising=False)
@@ -129,6 +134,7 @@ def staged(prefix: Path, extra_env: dict, workers: int = 3, build: bool = True, 
         wait_until_listening(stage.isso_port, processes["comments"])
         if build:
             build_site(stage)
+        open_threads(stage.threads, STAGED_ESSAYS if essays is None else essays)
         staged_now = Running(stage, processes, commands)
         wait_until_answering(staged_now)
         yield staged_now
@@ -355,6 +361,7 @@ def test_widget_posts_through_nginx_without_csp_violations(stage, browser):
 
     # Rebuilt: the count is baked into the home page.
     build_site(stage.stage)
+    open_threads(stage.stage.threads, STAGED_ESSAYS)  # the build listed the site's essays only
     status, _, home = stage.request("GET", "/")
     assert status == 200
     assert link.search(home.decode()).group(1) == "1 thought"

@@ -246,10 +246,17 @@ def hostile_site(tmp_path_factory):
             running.close()
 
 
-def test_isso_takes_every_text_and_author(hostile_site):
+def test_isso_takes_every_text_and_every_plain_name(hostile_site):
     refused = [(p.n, p.field, p.status, p.answer) for p in hostile_site.posted
-               if p.field != "website" and p.id is None]
+               if p.field == "text" and p.id is None]
     assert refused == []
+    # Names have a length limit and hold no invisible or direction-changing
+    # characters (kizuna/comments/hardening.py): those payloads are refused
+    # at the door, saying why; every other one is stored, and must render inert.
+    authors = [(p.n, p.status, p.answer) for p in hostile_site.posted if p.field == "author" and p.id is None]
+    for n, status, answer in authors:
+        assert status == 400 and ("author is too long" in answer or "author holds invisible" in answer), (n, answer)
+    assert len(authors) < len(PAYLOADS) // 4, f"{len(authors)} of {len(PAYLOADS)} names refused"
     websites = {p.n: p.status for p in hostile_site.posted if p.field == "website"}
     print(f"\nwebsite payloads refused by Isso (400): {sorted(n for n, s in websites.items() if s == 400)}")
     print(f"website payloads accepted: {sorted(n for n, s in websites.items() if s in (201, 202))}")

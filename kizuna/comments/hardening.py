@@ -16,23 +16,53 @@
     SQLite's 64 bits: OverflowError.
 
 It also refuses bodies over Isso's own limit (256 KiB) with 413 before
-reading them, chunked ones included. Its answers look like Isso's (JSON when
+reading them, chunked ones included, and keeps Kizuna's promises that need
+only the request (found by tests/test_comment_promises.py):
+
+  * comments only on essays the site has, with the site's titles: a new
+    thread's uri must be in the build's comment-threads.json (SiteThreads),
+    and the title a reader sends is replaced by the site's own (it became
+    the subject of the writer's mail; with a CR/LF in it, mail broke);
+  * every stored field has a length limit (LIMITS) and holds no control
+    characters; names hold no invisible or direction-changing characters
+    and are not the writer's (an impostor looked exactly like the writer);
+    an e-mail field is an address;
+  * an Origin or Referer that does not parse, or comes twice: 400 (Isso: 500);
+  * thread reads are cached per essay and database state, whatever else the
+    query holds (ThreadReads): cache-busting parameters cost nothing. Its answers look like Isso's (JSON when
 the client asks for it) and carry Isso's CORS headers, so the comment form
 in a reader's browser can show them.
 """
 
 import io
 import json
+import os
 import re
+import time
+import unicodedata
 import urllib.parse
+from pathlib import Path
 
 from werkzeug.exceptions import BadRequest, HTTPException, NotFound, RequestEntityTooLarge
 from werkzeug.wrappers import Request
+
+from kizuna.comments.confirmations import PATH as CONFIRM_PATH
 
 MAX_BODY = 256 * 1024  # isso.wsgi.Request.max_content_length
 DRAIN = 4 * 1024 * 1024  # read (and drop) this much of a too-large body, so the client hears the 413
 SQLITE_INT = 2**63 - 1
 STRINGS = ("text", "author", "email", "website", "title")
+# Characters a stored field may hold, by field: a limit on length (readers'
+# own words get room; a name does not need 60 KB).
+LIMITS = {"text": 20_000, "author": 80, "email": 254, "website": 254, "title": 300}
+# Unicode categories no name, address or link may hold: controls, format
+# characters (zero-width, bidi overrides), private use, unassigned, and line
+# or paragraph separators.
+HIDDEN = {"Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp"}
+TEXT_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+EMAIL = re.compile(r"[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\]+\.[^\s@<>()\[\],;:\"\\]+")
+# Latin look-alikes from Cyrillic and Greek, for comparing names with the writer's.
+LOOKALIKES = str.maketrans("аеорсухіјѕԁһԛԝкмнтвαβεικνορτυχζημ", "aeopcyxijsdhqwkmhtbabeiknoptuxznm")
 QUERY_INTEGERS = ("parent", "limit", "offset", "nested_limit")
 ID_PATH = re.compile(r"/id/(\d+)(?:/.*)?")
 
@@ -59,7 +89,15 @@ def _encodable(text: str) -> bool:
         return False
 
 
-def check_comment(data) -> str | None:
+def name_key(name: str) -> str:
+    """What a name looks like, for telling look-alike names apart: letters
+    and digits only, case and compatibility forms folded, common Cyrillic
+    and Greek look-alikes read as Latin."""
+    folded = unicodedata.normalize("NFKC", name).casefold().translate(LOOKALIKES)
+    return "".join(ch for ch in folded if ch.isalnum())
+
+
+def check_comment(data, writer: str = "") -> str | None:
     if not isinstance(data, dict):
         return "JSON must be an object"
     for key in STRINGS:
@@ -68,6 +106,18 @@ def check_comment(data) -> str | None:
                 return f"{key} must be a string or null"
             if not _encodable(data[key]):
                 return f"{key} is not valid Unicode"
+            if len(data[key]) > LIMITS[key]:
+                return f"{key} is too long (at most {LIMITS[key]:,} characters)"
+            if key == "text":
+                if TEXT_CONTROLS.search(data[key]):
+                    return "text holds control characters"
+            elif key != "title" and any(unicodedata.category(ch) in HIDDEN for ch in data[key]):
+                return f"{key} holds invisible or control characters"
+    author = (data.get("author") or "").strip()
+    if author and writer and name_key(author) == name_key(writer):
+        return f"{author} is the writer's name; please choose another, or none"
+    if data.get("email") and not EMAIL.fullmatch(data["email"].strip()):
+        return "email is not an e-mail address"
     parent = data.get("parent")
     if parent is not None and (type(parent) is not int or abs(parent) > SQLITE_INT):
         return "parent must be an integer or null"
@@ -98,13 +148,69 @@ def _too_large(environ) -> HTTPException:
     return RequestEntityTooLarge(f"The request body is larger than {MAX_BODY // 1024} KiB.")
 
 
-def problem(environ) -> HTTPException | None:
-    """What is wrong with this request, or None to pass it on to Isso. May
-    replace wsgi.input with the (small) body it has read."""
+def isso_path(environ) -> str:
+    """The path Isso will route, with the prefix isso.wsgi.SubURI strips."""
     path = environ.get("PATH_INFO", "")
-    prefix = environ.get("HTTP_X_SCRIPT_NAME")  # as isso.wsgi.SubURI strips it
+    prefix = environ.get("HTTP_X_SCRIPT_NAME")
     if prefix and path.startswith(prefix):
         path = path[len(prefix):]
+    return path
+
+
+def check_origin(environ) -> str | None:
+    """Isso parses Origin (else Referer) to pick its CORS answer: a value
+    that does not parse, or two headers joined into one, made it fail."""
+    for header in ("HTTP_ORIGIN", "HTTP_REFERER"):
+        value = environ.get(header)
+        if value is None:
+            continue
+        name = header[5:].title()
+        if header == "HTTP_ORIGIN" and ("," in value or any(ch.isspace() for ch in value.strip())):
+            return "send one Origin header, holding one address"
+        try:
+            urllib.parse.urlsplit(value).port
+        except ValueError:
+            return f"{name} is not an address"
+    return None
+
+
+class SiteThreads:
+    """The essays open for comments, {thread id: title}, as the last build
+    wrote them into comment-threads.json; read again whenever the file
+    changes (a publish replaces it). No file: no essay takes comments."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.seen = None
+        self.threads: dict[str, str] = {}
+
+    def current(self) -> dict[str, str]:
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            return {}
+        state = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        if state != self.seen:
+            try:
+                threads = json.loads(self.path.read_text(encoding="utf-8"))["threads"]
+            except (OSError, ValueError, KeyError, TypeError):
+                return self.threads  # being replaced: keep what was there
+            self.threads = {str(uri): str(title) for uri, title in threads.items()}
+            self.seen = state
+        return self.threads
+
+
+def problem(environ, site: SiteThreads | None = None, writer: str = "") -> HTTPException | None:
+    """What is wrong with this request, or None to pass it on to Isso. May
+    replace wsgi.input with the (small) body it has read."""
+    path = isso_path(environ)
+    if environ.get("HTTP_X_SCRIPT_NAME") and path.startswith(environ["HTTP_X_SCRIPT_NAME"] + "/"):
+        return NotFound()  # /isso/isso/admin/: SubURI strips one prefix only
+    reason = check_origin(environ)
+    if reason:
+        for header in ("HTTP_ORIGIN", "HTTP_REFERER"):  # the refusal's own CORS headers must not parse them
+            environ.pop(header, None)
+        return BadRequest(reason)
 
     match = ID_PATH.fullmatch(path)
     if match and int(match.group(1)) > SQLITE_INT:
@@ -135,8 +241,7 @@ def problem(environ) -> HTTPException | None:
     body = _read(environ["wsgi.input"], length if length is not None else MAX_BODY + 1 if chunked else 0)
     if len(body) > MAX_BODY:
         return _too_large(environ)
-    environ["wsgi.input"] = io.BytesIO(body)
-    environ["CONTENT_LENGTH"] = str(len(body))
+    _replace_body(environ, body)
     environ.pop("HTTP_TRANSFER_ENCODING", None)
     content_type = environ.get("CONTENT_TYPE", "")
     if not kind or (content_type and not content_type.startswith("application/json")):
@@ -145,14 +250,76 @@ def problem(environ) -> HTTPException | None:
         data = json.loads(body.decode("utf-8"), parse_constant=_no_constants)
     except (UnicodeDecodeError, ValueError, RecursionError):
         return BadRequest("Unable to read JSON request")
-    reason = check_uris(data) if kind == "list of strings" else check_comment(data)
-    return BadRequest(reason) if reason else None
+    reason = check_uris(data) if kind == "list of strings" else check_comment(data, writer)
+    if reason:
+        return BadRequest(reason)
+    if path == "/new" and site is not None:
+        uri = urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).get("uri", [None])[0]
+        title = site.current().get(uri) if uri is not None else None
+        if title is None:
+            return NotFound("Comments are not open on this page.")
+        _replace_body(environ, json.dumps({**data, "title": title}).encode())
+    return None
+
+
+def _replace_body(environ, body: bytes) -> None:
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+
+
+class ThreadReads:
+    """GET /?uri=… answered from memory while the database file is unchanged
+    (and for at most a second): reading a thread makes Isso render every
+    comment's Markdown, so a reader who varies the query (`&z=1`, `&z=2`…)
+    must not make it render again. Only the uri counts, so every read is the
+    whole thread (Kizuna's widget asks for no limits); only essays the site
+    has are kept, so memory stays bounded."""
+
+    SECONDS = 1.0
+
+    def __init__(self, app, db: str, origin):
+        self.app, self.db, self.origin = app, db, origin
+        self.kept: dict[tuple, tuple] = {}
+
+    def _state(self):
+        try:
+            stat = os.stat(self.db)
+            return stat.st_mtime_ns, stat.st_size, stat.st_ino
+        except OSError:
+            return None
+
+    def __call__(self, environ, start_response, uri: str, keep: bool):
+        environ["QUERY_STRING"] = urllib.parse.urlencode({"uri": uri})
+        if not keep:
+            return self.app(environ, start_response)
+        key, state, now = (uri, self.origin(environ)), self._state(), time.monotonic()
+        kept = self.kept.get(key)
+        if kept is None or kept[0] != state or now - kept[1] > self.SECONDS:
+            answer = {}
+
+            def remember(status, headers, exc_info=None):
+                answer.update(status=status, headers=headers)
+                return lambda data: None  # Isso's answers return their body
+
+            chunks = self.app(environ, remember)
+            try:
+                body = b"".join(chunks)
+            finally:
+                getattr(chunks, "close", lambda: None)()
+            kept = (state, now, answer["status"], answer["headers"], body)
+            if answer["status"].startswith("200"):
+                for old in [k for k, v in self.kept.items() if now - v[1] > self.SECONDS]:
+                    self.kept.pop(old, None)
+                self.kept[key] = kept
+        start_response(kept[2], list(kept[3]))
+        return [kept[4]]
 
 
 class Hardening:
-    """WSGI middleware: Hardening(isso_app, hosts=the [general] host list)."""
+    """WSGI middleware in front of Isso: Hardening(wrapped_app, isso=the Isso
+    object, rules=isso_rules.Rules)."""
 
-    def __init__(self, app, hosts=()):
+    def __init__(self, app, isso, rules, confirmations=None):
         from isso import error_handler
         from isso.wsgi import CORSMiddleware, origin
 
@@ -161,14 +328,26 @@ class Hardening:
             response = error_handler(environ, Request(environ), error)
             return response(environ, start_response)
 
+        hosts = list(isso.conf.getiter("general", "host"))
         self.app = app
+        self.site = SiteThreads(rules.threads)
+        self.writer = rules.writer
+        self.confirmations = confirmations
+        self.reads = ThreadReads(app, isso.conf.get("general", "dbpath"), origin(hosts))
         # The same CORS headers Isso's own answers carry (isso.make_app).
-        self.answer = CORSMiddleware(answer, origin=origin(list(hosts)), allowed=("Origin", "Referer", "Content-Type"),
+        self.answer = CORSMiddleware(answer, origin=origin(hosts), allowed=("Origin", "Referer", "Content-Type"),
                                      exposed=("X-Set-Cookie", "Date"))
 
     def __call__(self, environ, start_response):
-        found = problem(environ)
-        if found is None:
-            return self.app(environ, start_response)
-        environ["kizuna.hardening.problem"] = found
-        return self.answer(environ, start_response)
+        found = problem(environ, self.site, self.writer)
+        if found is not None:
+            environ["kizuna.hardening.problem"] = found
+            return self.answer(environ, start_response)
+        path = isso_path(environ)
+        if path.startswith(CONFIRM_PATH) and self.confirmations is not None:
+            return self.confirmations(environ, start_response, path)
+        if environ.get("REQUEST_METHOD") == "GET" and path == "/":
+            uri = urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).get("uri", [None])[0]
+            if uri is not None:
+                return self.reads(environ, start_response, uri, keep=uri in self.site.current())
+        return self.app(environ, start_response)

@@ -4,7 +4,7 @@ approve them, or delete them (after a backup). Safe while Isso runs."""
 import contextlib
 import html
 import re
-import smtplib
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,11 +81,21 @@ def _comments(database, ids: list[int], path: Path) -> dict[int, dict]:
     return found
 
 
-def approve(ids, db=None, env: dict | None = None) -> list[str]:
-    """Make pending comments public, as Isso's activate link does, and send
-    reply notifications for them. Returns what happened, one line each."""
-    from kizuna.comments import notify
+class Report(list):
+    """What a command did, one line each; .failed names the ids for which
+    something went wrong (the command goes on with the others)."""
 
+    def __init__(self, lines=()):
+        super().__init__(lines)
+        self.failed: list[int] = []
+
+
+def approve(ids, db=None, env: dict | None = None) -> Report:
+    """Make pending comments public, as Isso's activate link does, and send
+    reply notifications for them. Each id on its own: a failure (a locked
+    database, the mail server, a reader's address) is reported for that id
+    and the next goes on. Returns what happened, one line each; unknown or
+    deleted ids stop it before anything changes (CommentError)."""
     ids = parse_ids(ids)
     with isso_database(db, env) as (database, conf):
         found = _comments(database, ids, existing(db))
@@ -93,20 +103,59 @@ def approve(ids, db=None, env: dict | None = None) -> list[str]:
         if gone:
             raise CommentError(f"Comment {', '.join(gone)} was deleted (only a placeholder for its replies is left)."
                                " Nothing was changed.")
-        report = []
+        report = Report()
         for id, comment in found.items():
             if comment["mode"] == PUBLIC:
                 report.append(f"Comment {id} was already public.")
                 continue
-            database.comments.activate(id)
-            report.append(f"Approved comment {id}.")
             try:
-                told = notify.reply_approved(database, conf, id)
-            except (OSError, smtplib.SMTPException) as error:
-                report.append(f"  but the reply notification for it could not be sent: {error}")
-            else:
-                report.extend(f"  told {address} of this reply" for address in told)
+                database.comments.activate(id)
+            except (sqlite3.Error, OSError) as error:
+                report.append(f"Comment {id} could not be approved ({error}); it is still waiting:"
+                              f" run invoke comments.approve {id} again.")
+                report.failed.append(id)
+                continue
+            report.append(f"Approved comment {id}.")
+            if not _tell_readers(database, conf, id, report):
+                report.failed.append(id)
+        if report.failed:
+            report.append(_after_failures(report.failed))
         return report
+
+
+def _tell_readers(database, conf, id: int, report: Report) -> bool:
+    """Send the reply notices for comment `id`, now public, and report on
+    each; False if any was not sent. Nothing here may stop the approval."""
+    from kizuna.comments import notify
+
+    try:
+        notices = notify.reply_approved(database, conf, id)
+    except Exception as error:  # noqa: BLE001 — the comment is approved; whatever broke, say it and go on
+        report.append(f"  but its reply notices could not be sent: {printable(str(error)) or type(error).__name__}")
+        return False
+    report.extend(f"  told {address} of this reply" for address in notices.sent)
+    report.extend(f"  not told {address}: its owner has not confirmed it for reply notices"
+                  for address in notices.unconfirmed)
+    report.extend(f"  but the reply notice to {_shown(address)} was not sent: it is not a plain e-mail address"
+                  f" (fix or clear comments.email in the database)" for address in notices.skipped)
+    report.extend(f"  but the reply notice to {address} could not be sent:"
+                  f" {printable(str(error)) or type(error).__name__}" for address, error in notices.failed)
+    return not (notices.skipped or notices.failed)
+
+
+def _shown(address) -> str:
+    """A stored address as the writer may safely see it: CR, LF and other
+    control characters spelled out (\\r\\n), never acted on by the terminal."""
+    if not address:
+        return "(no address)"
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(address))
+
+
+def _after_failures(ids: list[int]) -> str:
+    named = ", ".join(map(str, ids))
+    return (f"Not everything went through for comment {named} (see above). A comment reported as approved stays"
+            " approved, and approving it again sends nothing: for mail, check the KIZUNA_SMTP_* settings or the"
+            " reader's address, and tell the reader yourself if it matters.")
 
 
 def delete(ids, db=None, backups: Path | None = None, env: dict | None = None) -> list[str]:

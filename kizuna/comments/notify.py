@@ -6,11 +6,17 @@ Isso's server, so this sends the very same mail with Isso's own code
 (isso.ext.notifications.SMTP), honouring [general] reply-notifications.
 """
 
+import html
 import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
 
 from isso import local
 from isso.ext.notifications import SMTP
 from itsdangerous import URLSafeTimedSerializer
+
+from kizuna.comments import confirmations
 
 
 class _Moderator:
@@ -27,22 +33,74 @@ class _Moderator:
         return self._signer.dumps(obj)
 
 
+# One address and nothing else: a local part, one @, a domain; none of the
+# characters that would make a header hold more (CR/LF, commas, angle
+# brackets, groups, quotes, comments) and no spaces. RFC 5321's 254 at most.
+_PLAIN_ADDRESS = re.compile(r"[^\s@<>,;:\"()\[\]\\]+@[^\s@<>,;:\"()\[\]\\]+")
+
+
+def plain_address(address) -> bool:
+    """Whether `address` is one plain e-mail address, safe to mail."""
+    return (isinstance(address, str) and len(address) <= 254 and address.isprintable()
+            and _PLAIN_ADDRESS.fullmatch(address) is not None)
+
+
+def one_line(text: str) -> str:
+    """A mail subject from stored text: control characters (CR/LF in titles
+    from old data, say) become spaces, so a subject is one header line."""
+    spaced = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text)
+    return re.sub(r"  +", " ", spaced).strip()
+
+
+@dataclass
+class Notices:
+    """What became of the reply notices for one approved comment."""
+    sent: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # not a plain address: never mailed
+    unconfirmed: list[str] = field(default_factory=list)  # its owner never confirmed it: never mailed
+    failed: list[tuple[str, Exception]] = field(default_factory=list)
+
+
 class _SendNow(SMTP):
     """Isso sends from a background thread that a short-lived command would
-    not wait for; this sends before returning, and remembers to whom."""
+    not wait for; this sends before returning, one recipient at a time, and
+    remembers what became of each (a failure for one does not stop the rest)."""
+
+    # Isso builds a reader's mail and unsubscribe header from the address
+    # before sending; an address that will not be mailed (None, from old
+    # data, would even raise there) needs neither.
+    def format(self, thread, comment, parent_comment, recipient=None, admin=False):
+        return super().format(thread, comment, parent_comment, recipient, admin) \
+            if admin or plain_address(recipient) else ""
+
+    def create_headers(self, parent_comment, recipient):
+        return super().create_headers(parent_comment, recipient) if plain_address(recipient) else ()
 
     def sendmail(self, subject, body, thread, comment, to=None, headers=None):
-        self._sendmail(subject, body, to or self.conf.get("to"), headers)
-        self.sent.append(to)
+        # Only readers' reply notices come here; Isso's fallback to the
+        # writer's address for an empty `to` would send the writer a reader's mail.
+        if not plain_address(to):
+            self.notices.skipped.append(to)
+            return
+        if not confirmations.confirmed(self.isso.db.path, html.unescape(to)):
+            self.notices.unconfirmed.append(to)  # kizuna/comments/confirmations.py
+            return
+        try:
+            self._sendmail(one_line(subject) or "isso notification", body, to, headers)
+        except Exception as error:  # noqa: BLE001 — whatever it is, the writer hears of it per address
+            self.notices.failed.append((to, error))
+        else:
+            self.notices.sent.append(to)
 
 
-def reply_approved(database, conf, comment_id: int) -> list[str]:
+def reply_approved(database, conf, comment_id: int) -> Notices:
     """Mail everyone subscribed to the thread of replies that comment_id just
-    joined; return their addresses. Raises OSError/SMTPException if the mail
-    server cannot be reached."""
+    joined; say who was told, who was skipped (not a plain address) and to
+    whom sending failed, and why. Raises only for failures before any mail
+    (the database, the configuration)."""
     comment = database.comments.get(comment_id)
     if comment["parent"] is None or not conf.getboolean("general", "reply-notifications"):
-        return []
+        return Notices()
     hosts = list(conf.getiter("general", "host"))
     local.origin = hosts[0] if hosts else "http://invalid.local"  # Isso's own fallback
     local.host = conf.get("server", "public-endpoint")
@@ -53,6 +111,6 @@ def reply_approved(database, conf, comment_id: int) -> list[str]:
         notifier = _SendNow(_Moderator(database, conf))
     finally:
         isso_log.setLevel(level)
-    notifier.sent = []
+    notifier.notices = Notices()
     notifier.notify_users(database.threads.get(comment["tid"]), comment)
-    return notifier.sent
+    return notifier.notices

@@ -11,7 +11,7 @@ import os
 import secrets
 from pathlib import Path
 
-from kizuna import ROOT
+from kizuna import DEFAULT_AUTHOR, OUTPUT, ROOT
 
 CONFIG = ROOT / "comments" / "isso.cfg"
 DATA = ROOT / "comments" / "data"
@@ -64,6 +64,9 @@ def development_environment(site_origin: str = "http://127.0.0.1:8000", port: in
         "KIZUNA_ISSO_TRUSTED_PROXIES": "",
         "KIZUNA_ISSO_RATELIMIT": "2",
         "KIZUNA_ISSO_DIRECT_REPLY": "3",
+        "KIZUNA_ISSO_THREADS": str(OUTPUT / "comment-threads.json"),
+        "KIZUNA_ISSO_LINK_DAYS": "7",
+        "KIZUNA_AUTHOR": DEFAULT_AUTHOR,
         "KIZUNA_SMTP_HOST": "127.0.0.1",
         "KIZUNA_SMTP_PORT": "25",
         "KIZUNA_SMTP_SECURITY": "none",
@@ -80,7 +83,7 @@ def development_environment(site_origin: str = "http://127.0.0.1:8000", port: in
 
 
 REQUIRED_IN_PRODUCTION = (
-    "KIZUNA_ISSO_DB", "KIZUNA_ISSO_HOST", "KIZUNA_ISSO_LISTEN", "KIZUNA_ISSO_PUBLIC_ENDPOINT",
+    "KIZUNA_ISSO_DB", "KIZUNA_ISSO_THREADS", "KIZUNA_ISSO_HOST", "KIZUNA_ISSO_LISTEN", "KIZUNA_ISSO_PUBLIC_ENDPOINT",
     "KIZUNA_ISSO_ADMIN_PASSWORD", "KIZUNA_ISSO_SALT",
 )
 # Needed when the writer is told of new comments by e-mail (the default).
@@ -90,6 +93,8 @@ PRODUCTION_DEFAULTS = {
     "KIZUNA_ISSO_TRUSTED_PROXIES": "",
     "KIZUNA_ISSO_RATELIMIT": "2",
     "KIZUNA_ISSO_DIRECT_REPLY": "3",
+    "KIZUNA_ISSO_LINK_DAYS": "7",
+    "KIZUNA_AUTHOR": DEFAULT_AUTHOR,
     "KIZUNA_SMTP_PORT": "587",
     "KIZUNA_SMTP_SECURITY": "starttls",
     "KIZUNA_SMTP_USERNAME": "",

@@ -3,7 +3,8 @@ configuration for it, and connections that are safe while Isso runs.
 
 Isso opens a new SQLite connection for every statement, so another process
 may read and write the same file at any time; SQLite's locking keeps each
-statement whole. Reads here use read-only connections; writes go through
+statement whole. Reads here use connections that refuse to change anything
+(but may finish what a crashed writer left, see read_only); writes go through
 Isso's own database layer (isso.db.SQLite3), so they do what Isso would do.
 """
 
@@ -48,8 +49,17 @@ def existing(db) -> Path:
 
 
 def read_only(path: Path) -> sqlite3.Connection:
-    """A connection that cannot change the file (nor create it)."""
-    return sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    """A connection whose statements cannot change the file (nor create it).
+
+    Not SQLite's mode=ro: a writer killed mid-transaction (Isso under SIGKILL,
+    a full disk) leaves a hot journal beside the database, and the first
+    connection to read must roll it back, which a mode=ro connection may not do
+    ("attempt to write a readonly database"). So the connection opens the file
+    read-write, where the operating system allows it, and query_only refuses
+    every write a statement would make."""
+    connection = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=rw", uri=True)
+    connection.execute("PRAGMA query_only = ON")
+    return connection
 
 
 def environment(db: Path, base: dict | None = None) -> dict[str, str]:

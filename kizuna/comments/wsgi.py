@@ -14,24 +14,70 @@ makes Isso once, before gunicorn forks, so the workers share Isso's lock.
 import contextlib
 import os
 
-from kizuna.comments import settings
+from kizuna.comments import isso_rules, settings
 from kizuna.comments.hardening import Hardening
 
 
 def hardened_isso(processes: bool):
     """Isso from comments/isso.cfg (its ${VARIABLES} read from os.environ),
-    wrapped in the hardening middleware; processes=True for gunicorn workers."""
-    from isso import config, make_app
+    with Kizuna's rules installed inside it (isso_rules) and the hardening
+    middleware in front; processes=True for gunicorn workers."""
+    from isso import config
 
+    # Readers' e-mail addresses live in the database: nothing this process
+    # creates (database, journal, logs) is readable by other local users.
+    os.umask(0o077)
     conf = config.load(config.default_file(), str(settings.CONFIG))
-    # threading=False: make_app's threading=True default would win over
-    # multiprocessing=True and give each worker a lock of its own.
+    rules = isso_rules.Rules.from_environment(os.environ)
+    _private(conf.get("general", "dbpath"))
     if not processes:
-        isso = make_app(conf, threading=True, multiprocessing=False)
+        isso = _made(conf, core_mixin="ThreadedMixin")
     else:
         with _purge_before_fork():
-            isso = make_app(conf, threading=False, multiprocessing=True)
-    return Hardening(isso, hosts=conf.getiter("general", "host")), conf
+            isso = _made(conf, core_mixin="ProcessMixin")
+    confirmations = isso_rules.install(isso, rules)
+    return Hardening(_wrapped(isso), isso=isso, rules=rules, confirmations=confirmations), conf
+
+
+def _private(db: str) -> None:
+    """A database made before the umask above (0644, as Isso's default left
+    it) is made private too, with its journal."""
+    for path in (db, db + "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(path, 0o600)
+
+
+def _made(conf, core_mixin: str):
+    """An Isso object as isso.make_app makes it (threads or processes; for
+    processes, threading must be off, or each worker gets a lock of its own).
+    Made here rather than by make_app so that Kizuna's rules can reach it."""
+    from isso import Isso, core
+
+    app_class = type("App", (Isso, getattr(core, core_mixin)), {})
+    return app_class(conf)
+
+
+def _wrapped(isso):
+    """The WSGI layers isso.make_app puts around Isso, less the demo page,
+    the profiler and its HTTP check of the site."""
+    from functools import partial, reduce
+    from os.path import dirname, join
+
+    import isso as isso_package
+    from isso import ProxyFixCustom, local_manager, wsgi
+    from werkzeug.middleware.shared_data import SharedDataMiddleware
+
+    static = dirname(isso_package.__file__)
+    layers = [
+        local_manager.make_middleware,
+        partial(SharedDataMiddleware, exports={"/js": join(static, "js/"), "/css": join(static, "css/"),
+                                               "/img": join(static, "img/")}),
+        partial(wsgi.CORSMiddleware, origin=wsgi.origin(isso.conf.getiter("general", "host")),
+                allowed=("Origin", "Referer", "Content-Type"), exposed=("X-Set-Cookie", "Date")),
+        wsgi.SubURI,
+        ProxyFixCustom,
+    ]
+    return reduce(lambda app, layer: layer(app), layers, isso)
 
 
 @contextlib.contextmanager

@@ -1,31 +1,56 @@
 """Bake approved comments and their counts into the pages at build time, so
-readers without JavaScript (and search engines) see them too.
+readers without JavaScript (and search engines) see them too; and tell the
+comment server which threads exist.
 
 Each essay gets `article.thoughts` (approved comments, replies nested, text
 re-sanitised here even though Isso sanitised it already: everything a reader
-typed is untrusted) and `article.thought_count`. Counts come from one POST to
-Isso's /count; only threads with comments are fetched. If Isso cannot be
-reached the build goes on without them and says so once.
+typed is untrusted) and `article.thought_count`, the number of comments baked
+into its page. That is not Isso's /count, which also counts approved replies
+under a parent still waiting (not shown by Isso either). One POST to /count
+says which threads have comments; only those are fetched, whole.
 
-Settings: ISSO_BAKE_URL (where the build can reach Isso; empty turns baking
-off) and COMMENTS_THREAD_ID, a format string for the stable thread id.
+Every request says it comes from the site's own origin, as the pages'
+requests do: nginx in front of Isso refuses writes (and POST /count is one)
+from any other. A thread that cannot be fetched (after one retry) costs only
+its own essay its baked comments; if /count fails, no essay has them. Either
+way the build goes on and says so, unless COMMENTS_BAKE_REQUIRED is set (as
+`invoke publish` sets it): then the build fails, naming the URL and why.
+
+The build also writes comment-threads.json: every essay written with its
+comments open, by thread id, with its title as plain text. The comment server
+reads it to accept comments only on essays that exist, titled by the site.
+
+Settings: ISSO_BAKE_URL (where the build reaches Isso; empty turns baking
+off), COMMENTS_THREAD_ID (a format string for the stable thread id),
+COMMENTS_BAKE_TIMEOUT (seconds per request), COMMENTS_BAKE_REQUIRED.
 """
 
 import html
+import http.client
 import json
 import logging
+import os
+import time
+import unicodedata
 import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import datetime, timezone
+from html.parser import HTMLParser
 
 import bleach
 from pelican import signals
 from pelican.generators import ArticlesGenerator
 
+from kizuna import serve
+
 logger = logging.getLogger(__name__)
 
-TIMEOUT = 3  # seconds; a build should not hang on a sleeping comment server
+# Isso renders every comment's Markdown on each read: a 10,000-comment thread
+# takes tens of seconds on a small server.
+TIMEOUT = 60
+RETRY_PAUSE = 1.0  # seconds before the one retry
+THREADS_FILE = "comment-threads.json"
 ALLOWED_TAGS = {"p", "br", "a", "em", "strong", "b", "i", "code", "pre", "blockquote",
                 "ul", "ol", "li", "del", "sup", "sub", "hr"}
 ALLOWED_ATTRIBUTES = {"a": ["href", "title"]}
@@ -33,7 +58,15 @@ ALLOWED_PROTOCOLS = {"http", "https", "mailto"}
 
 
 class IssoUnreachable(Exception):
-    pass
+    """Isso did not answer as it should; the message names the URL and why."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class BakeFailed(Exception):
+    """Comments could not be baked into a build that requires them."""
 
 
 def thread_id(article, settings) -> str:
@@ -44,16 +77,68 @@ def comments_open(article) -> bool:
     return str(getattr(article, "comments", "on")).strip().lower() != "off"
 
 
-def _request(base: str, path: str, body=None):
-    url = urllib.parse.urljoin(base.rstrip("/") + "/", path.lstrip("/"))
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method="POST" if data else "GET",
-                                     headers={"Content-Type": "application/json"} if data else {})
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-            return json.load(response)
-    except (OSError, ValueError) as error:  # URLError, refused, timeout, bad JSON
-        raise IssoUnreachable(f"{url}: {error}") from error
+def site_origin(settings) -> str:
+    """The origin the build's requests come from: SITEURL's (scheme://host[:port],
+    derived as kizuna.deploy derives the one nginx accepts). A development build
+    has no SITEURL; it is the site `invoke serve` shows, the origin Isso accepts."""
+    parts = urllib.parse.urlsplit(settings.get("SITEURL") or f"http://{serve.HOST}:{serve.PORT}")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+class Isso:
+    """Isso's HTTP API, read as the site's own pages read it."""
+
+    def __init__(self, base: str, origin: str, timeout: float = TIMEOUT):
+        self.base, self.origin, self.timeout = base.rstrip("/") + "/", origin, timeout
+
+    def count(self, uris: list[str]) -> list[int]:
+        counts = self._answer("count", uris)
+        if not (isinstance(counts, list) and len(counts) == len(uris)
+                and all(isinstance(n, int) and n >= 0 for n in counts)):
+            raise IssoUnreachable(f"{self.base}count: not a list of {len(uris)} counts")
+        return counts
+
+    def thread(self, uri: str) -> dict:
+        """The whole thread: no limit on comments or replies."""
+        try:
+            thread = self._answer("?" + urllib.parse.urlencode({"uri": uri}))
+        except IssoUnreachable as error:
+            if error.status == 404:  # no such thread (any more)
+                return {"replies": []}
+            raise
+        if not isinstance(thread, dict) or not isinstance(thread.get("replies"), list):
+            raise IssoUnreachable(f"{self.base}?uri={uri}: not a thread")
+        return thread
+
+    def _answer(self, path: str, body=None):
+        """One request, retried once unless Isso refused it (4xx)."""
+        try:
+            return self._request(path, body)
+        except IssoUnreachable as error:
+            if error.status is not None and 400 <= error.status < 500:
+                raise
+            time.sleep(RETRY_PAUSE)
+            return self._request(path, body)
+
+    def _request(self, path: str, body=None):
+        url = self.base + path
+        headers = {"Origin": self.origin, "Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(url, data=data, headers=headers, method="GET" if data is None else "POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as error:
+            raise IssoUnreachable(f"{url}: HTTP {error.code} {error.reason}", error.code) from error
+        except urllib.error.URLError as error:
+            raise IssoUnreachable(f"{url}: {error.reason}") from error
+        except TimeoutError as error:
+            raise IssoUnreachable(f"{url}: no answer within {self.timeout:g} s") from error
+        except (OSError, http.client.HTTPException, ValueError) as error:  # reset, cut short, not JSON
+            raise IssoUnreachable(f"{url}: {error or type(error).__name__}") from error
 
 
 def clean(html: str) -> str:
@@ -85,36 +170,120 @@ def shape(comment: dict) -> dict:
     }
 
 
+def shown(thread: dict) -> list[dict]:
+    """The approved comments of a thread as the page shows them. A deleted
+    comment kept as a placeholder is not shown, nor are its replies."""
+    return [shape(comment) for comment in thread.get("replies", []) if comment.get("mode", 1) == 1]
+
+
+def size(thoughts: list[dict]) -> int:
+    return sum(1 + size(thought["replies"]) for thought in thoughts)
+
+
+def plain_title(markup: str) -> str:
+    """A title as plain text: tags stripped, entities unescaped, control
+    characters and line or paragraph separators made spaces, spaces collapsed."""
+    parser = _TextOnly()
+    parser.feed(markup or "")
+    parser.close()
+    text = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in "".join(parser.text))
+    return " ".join(text.split())
+
+
+class _TextOnly(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.text = []
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _articles_generator(generators) -> ArticlesGenerator | None:
+    return next((g for g in generators if isinstance(g, ArticlesGenerator)), None)
+
+
+def write_threads(generators) -> None:
+    """comment-threads.json: every essay written with its comments open (drafts
+    only where drafts are written), by thread id, with its plain-text title.
+    Written into Pelican's output path, which it has already emptied if it would."""
+    articles_generator = _articles_generator(generators)
+    if articles_generator is None:
+        return
+    settings = articles_generator.settings
+    threads = {}
+    for article in [*articles_generator.articles, *articles_generator.hidden_articles,
+                    *articles_generator.drafts, *articles_generator.translations,
+                    *articles_generator.drafts_translations]:
+        if article.save_as and comments_open(article):
+            threads.setdefault(thread_id(article, settings), plain_title(article.title))
+    os.makedirs(articles_generator.output_path, exist_ok=True)
+    with open(os.path.join(articles_generator.output_path, THREADS_FILE), "w", encoding="utf-8") as file:
+        json.dump({"threads": threads}, file, ensure_ascii=False, indent=1, sort_keys=True)
+        file.write("\n")
+
+
 def bake(generators):
-    articles_generator = next((g for g in generators if isinstance(g, ArticlesGenerator)), None)
+    articles_generator = _articles_generator(generators)
     if articles_generator is None:
         return
     settings = articles_generator.settings
     base = settings.get("ISSO_BAKE_URL") or ""
+    required = bool(settings.get("COMMENTS_BAKE_REQUIRED"))
     articles = [a for a in articles_generator.articles if comments_open(a)]
     for article in articles_generator.articles:
         article.thoughts, article.thought_count = [], None
     # Pages refresh counts live only when Isso answered at build time: a
     # comment server that is not there would only fill consoles with errors.
     articles_generator.context["COMMENTS_BAKED"] = False
-    if not base or not articles:
+    if not articles:
         return
-    ids = [thread_id(article, settings) for article in articles]
+    if not base:
+        if required:
+            _fail("ISSO_BAKE_URL is empty")
+        return
+    isso = Isso(base, site_origin(settings), float(settings.get("COMMENTS_BAKE_TIMEOUT") or TIMEOUT))
     try:
-        counts = _request(base, "/count", ids)
-        for article, count in zip(articles, counts):
-            article.thought_count = int(count)
-            if count:
-                thread = _request(base, "/?" + urllib.parse.urlencode(
-                    {"uri": thread_id(article, settings), "nested_limit": 1000, "limit": 10000}))
-                article.thoughts = [shape(c) for c in thread.get("replies", []) if c.get("mode", 1) == 1]
-        articles_generator.context["COMMENTS_BAKED"] = True
+        counts, problem = isso.count([thread_id(article, settings) for article in articles]), None
     except IssoUnreachable as error:
-        for article in articles:
-            article.thoughts, article.thought_count = [], None
+        counts, problem = [], error
+    if problem:  # out of the except block: the failure is told, not its traceback
+        if required:
+            _fail(str(problem))
         logger.warning("Comments not baked into pages: Isso is unreachable (%s). "
-                       "The pages still load comments live.", error)
+                       "The pages still load comments live.", problem)
+        return
+    articles_generator.context["COMMENTS_BAKED"] = True
+    failures = []
+    for article, count in zip(articles, counts):
+        if not count:
+            article.thought_count = 0
+            continue
+        try:
+            thoughts, problem = shown(isso.thread(thread_id(article, settings))), None
+        except IssoUnreachable as error:
+            thoughts, problem = [], error
+        except (KeyError, TypeError, ValueError) as error:  # a comment without id or date
+            thoughts, problem = [], IssoUnreachable(f"{base} (thread {thread_id(article, settings)}): "
+                                                        f"a comment Isso sent is malformed ({error!r})")
+        if problem:
+            failures.append(f"“{plain_title(article.title)}” ({problem})")
+            if not required:
+                logger.warning("Comments not baked into “%s” (%s): %s. Its page still loads them live.",
+                               plain_title(article.title), os.path.relpath(article.source_path), problem)
+            continue
+        article.thoughts, article.thought_count = thoughts, size(thoughts)
+    if failures and required:
+        _fail("; ".join(failures))
+
+
+def _fail(reason: str):
+    message = (f"Comments could not be baked into the pages, and a build for publishing must carry them: "
+               f"{reason}. Check that Isso runs and answers at ISSO_BAKE_URL from the site's origin.")
+    logger.error(message)  # with --fatal errors (kizuna.build), this alone stops the build
+    raise BakeFailed(message)
 
 
 def register():
+    signals.all_generators_finalized.connect(write_threads)
     signals.all_generators_finalized.connect(bake)

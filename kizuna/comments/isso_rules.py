@@ -1,0 +1,280 @@
+"""Kizuna's rules inside Isso 0.14, where Isso's own behaviour breaks a
+promise the site makes. Installed once on the Isso object that
+kizuna.comments.wsgi makes, by wrapping its views and its notifier; nothing
+here edits Isso's files. Each rule was found by attacking the staged stack
+(tests/test_comment_promises.py):
+
+  * "A person reads every comment before it appears": a reader's edit of an
+    approved comment went public at once. Here an edit first hides the
+    comment again (mode 2, pending), then Isso stores the new text, and the
+    writer is told, with fresh links; links sent before the edit stop working.
+  * Edit and delete rights end 15 minutes (Isso's max-age) after the comment
+    was made: Isso renewed the edit cookie with every edit, for ever.
+  * A moderation link acts only on the comment it was made for, and only for
+    KIZUNA_ISSO_LINK_DAYS days: Isso took the id from the key, ignored the
+    one in the address, and reused the id of a deleted comment, so an old
+    link could approve a newer comment.
+  * Nothing in the public API confirms a guessed e-mail address (Isso's
+    per-author `hash`) or shows who asked for reply mail (`notification`).
+  * No reply notice goes to an address whose owner has not confirmed it
+    (kizuna.comments.confirmations); mail subjects hold no line breaks.
+  * Counts count what readers can see: a reply whose parent still waits is
+    hidden, so it is not counted either.
+  * Isso's limit of top-level comments per network (/24) and essay never
+    expired; here it counts the last hour only.
+  * A full disk (or a database another process holds locked too long)
+    answers 503 with words a reader can act on, not 500; SQLite's atomic
+    commit means nothing already acknowledged is lost.
+"""
+
+import logging
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from itsdangerous import BadSignature, SignatureExpired
+from werkzeug.exceptions import Forbidden, NotFound, ServiceUnavailable
+from werkzeug.routing import Map, Rule
+
+from kizuna import DEFAULT_AUTHOR, OUTPUT
+from kizuna.comments.confirmations import Confirmations
+
+logger = logging.getLogger("kizuna.comments")
+
+PRIVATE_FIELDS = ("hash", "notification")
+PUBLIC, PENDING, DELETED = 1, 2, 4
+DIRECT_REPLY_WINDOW = 3600  # seconds: Isso's direct-reply limit counts this long
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What the rules need beyond Isso's own configuration."""
+    threads: Path              # the site's comment-threads.json (written by every build)
+    writer: str                # the writer's name, which no reader may take
+    link_days: float = 7.0     # moderation links expire after this many days
+
+    @classmethod
+    def from_environment(cls, environ) -> "Rules":
+        return cls(threads=Path(environ.get("KIZUNA_ISSO_THREADS") or OUTPUT / "comment-threads.json"),
+                   writer=environ.get("KIZUNA_AUTHOR") or DEFAULT_AUTHOR,
+                   link_days=float(environ.get("KIZUNA_ISSO_LINK_DAYS") or 7))
+
+
+def install(isso, settings: Rules) -> Confirmations:
+    """Install every rule; returns the reply-address confirmations, whose
+    link the middleware answers."""
+    from isso.views.comments import API
+
+    API.FIELDS.difference_update(PRIVATE_FIELDS)
+    direct_reply = isso.conf.getint("guard", "direct-reply")
+    # Isso's own count never expires; the wrapped `new` below applies it per hour.
+    isso.conf.set("guard", "direct-reply", str(2**31))
+    isso.db.comments.count = VisibleCounts(isso.db).count
+    smtp = _smtp_notifier(isso)
+    if smtp is not None:
+        smtp.sendmail = _plain_subject(smtp.sendmail)
+    confirm = Confirmations(isso, smtp)
+    views = {
+        "new": lambda view: _direct_replies_per_hour(view, direct_reply),
+        "view": _within_edit_window,
+        "edit": lambda view: _within_edit_window(_edit_waits_for_the_writer(view, smtp)),
+        "delete": _within_edit_window,
+        "moderate": lambda view: _link_for_this_comment(view, settings.link_days * 86400),
+    }
+    rules = []
+    for rule in isso.urls.iter_rules():
+        # Isso's decorators hide the views' names; API.VIEWS has them by route.
+        name = next((name for name, (method, path) in API.VIEWS if path == rule.rule and method in rule.methods), "")
+        view = views[name](rule.endpoint) if name in views else rule.endpoint
+        rules.append(Rule(rule.rule, methods=rule.methods, endpoint=_storage_trouble_is_503(view)))
+    isso.urls = Map(rules)
+    return confirm
+
+
+def _api(view):
+    return view.__self__
+
+
+def _storage_trouble_is_503(view):
+    def guarded(environ, request, **values):
+        try:
+            return view(environ, request, **values)
+        except sqlite3.OperationalError as error:
+            logger.error("%s %s: %s", request.method, request.path, error)
+            message = str(error).lower()
+            if "full" in message or "disk" in message:
+                raise ServiceUnavailable("The comment server cannot write to its disk just now (it may be full). "
+                                         "Your words were not saved: please keep a copy and try again later.")
+            raise ServiceUnavailable("The comment server is busy or cannot write just now. Your words were not "
+                                     "saved: please keep a copy and try again in a minute.")
+        except OSError as error:
+            logger.error("%s %s: %s", request.method, request.path, error)
+            raise ServiceUnavailable("The comment server cannot store anything just now. Your words were not saved:"
+                                     " please keep a copy and try again later.")
+    guarded.__name__ = getattr(view, "__name__", "view")
+    return guarded
+
+
+def _within_edit_window(view):
+    """Reader's own comment: view, edit and delete only within max-age of
+    its making, whatever cookie is shown."""
+    api = _api(view)
+
+    def within(environ, request, id, **values):
+        comment = api.comments.get(id)
+        if comment is None:
+            raise NotFound()
+        if time.time() - comment["created"] > api.conf.getint("max-age"):
+            raise Forbidden("The time to change or delete this comment has ended.")
+        return view(environ, request, id=id, **values)
+    within.__self__, within.__name__ = api, view.__name__
+    return within
+
+
+def _edit_waits_for_the_writer(view, smtp):
+    """A reader's edit (PUT) of an approved comment hides it again before the
+    new text is stored, and tells the writer. The edit cookie is checked here
+    first, as Isso checks it, so no one else can hide a comment."""
+    from isso.utils.hash import sha1
+
+    api = view.__self__
+
+    def edit(environ, request, id, **values):
+        comment = api.comments.get(id)
+        try:
+            signed = api.isso.unsign(request.cookies.get(str(id), ""))
+        except (SignatureExpired, BadSignature):
+            raise Forbidden()
+        if not isinstance(signed, list) or signed[:1] != [id] or signed[1:2] != [sha1(comment["text"])]:
+            raise Forbidden()
+        if comment["mode"] != PUBLIC:  # still waiting: the writer's mail about it must show the new text
+            response = view(environ, request, id=id, **values)
+            if getattr(response, "status_code", None) == 200:
+                _tell_writer_of_edit(api, smtp, id)
+            return response
+        with api.isso.lock:
+            api.isso.db.execute("UPDATE comments SET mode = ? WHERE id = ? AND mode = ?", (PENDING, id, PUBLIC))
+        stored = False
+        try:
+            response = view(environ, request, id=id, **values)
+            stored = getattr(response, "status_code", None) == 200
+        finally:
+            if not stored:
+                with api.isso.lock:  # the edit was refused: nothing changed, show it again
+                    api.isso.db.execute("UPDATE comments SET mode = ? WHERE id = ? AND mode = ?", (PUBLIC, id, PENDING))
+        _tell_writer_of_edit(api, smtp, id)
+        return response
+    edit.__self__, edit.__name__ = api, "edit"
+    return edit
+
+
+def _tell_writer_of_edit(api, smtp, id) -> None:
+    comment = api.comments.get(id)
+    thread = api.threads.get(comment["tid"])
+    if smtp is not None and smtp.admin_notify:
+        body = ("This comment was edited by its writer. It stays hidden until you approve it, and the links in "
+                "earlier mails about it no longer work: use these.\n\n")
+        body += smtp.format(thread, comment, None, admin=True)
+        smtp.sendmail(f"Edited comment waits on {thread['title']}", body, thread, comment)
+    else:
+        logger.info("comment %i on %s was edited and waits for approval again", id, thread["uri"])
+
+
+def _link_for_this_comment(view, max_age: float):
+    """Moderation links (activate, edit, delete) carry a signed comment id and
+    the time of signing: they must name this very comment, be younger than
+    max_age, and be older than the comment (else the id was reused) and than
+    its last edit (else the writer would approve words they never saw)."""
+    api = _api(view)
+
+    def moderate(environ, request, id, action, key):
+        try:
+            signed, made = api.isso.signer.loads(key, max_age=max_age, return_timestamp=True)
+        except SignatureExpired:
+            raise Forbidden("This moderation link has expired. Moderate from the terminal instead: "
+                            "invoke comments.pending")
+        except BadSignature:
+            raise Forbidden()
+        comment = api.comments.get(id)
+        if signed != id or comment is None:
+            raise Forbidden("This link is for another comment.")
+        # itsdangerous keeps whole seconds; the comment was stored before its mail was signed.
+        if comment["created"] >= made.timestamp() + 1:
+            raise Forbidden("This link was made for a comment that has since been deleted.")
+        if (comment["modified"] or 0) >= made.timestamp() + 1:
+            raise Forbidden("The comment was edited after this link was sent; the newer mail about it has a link"
+                            " that works.")
+        return view(environ, request, id=id, action=action, key=key)
+    moderate.__self__, moderate.__name__ = api, "moderate"
+    return moderate
+
+
+def _direct_replies_per_hour(view, limit: int):
+    api = _api(view)
+
+    def new(environ, request, **values):
+        uri = request.args.get("uri")
+        try:  # Isso refuses what is not JSON itself (CSRF check); this counts only real comments
+            data = request.json if (request.content_type or "").startswith("application/json") else None
+        except ValueError:
+            data = None
+        if uri and isinstance(data, dict) and data.get("parent") is None:
+            since = time.time() - DIRECT_REPLY_WINDOW
+            found = api.isso.db.execute(
+                "SELECT COUNT(*) FROM comments JOIN threads ON threads.id = comments.tid WHERE threads.uri = ?"
+                " AND comments.remote_addr = ? AND comments.parent IS NULL AND comments.created > ?",
+                (uri, api._remote_addr(request), since)).fetchone()[0]
+            if found >= limit:
+                raise Forbidden(f"{found} direct responses to {uri} from your network in the last hour")
+        return view(environ, request, **values)
+    new.__self__, new.__name__ = api, "new"
+    return new
+
+
+class VisibleCounts:
+    """Isso's count(), counting only what a reader sees: approved comments
+    whose parent (if any) is shown, approved or a deleted placeholder. One
+    query for every thread, kept while the database file is unchanged."""
+
+    def __init__(self, db):
+        self.db = db
+        self.seen = None
+        self.counts = {}
+
+    def count(self, *uris):
+        try:
+            stat = os.stat(self.db.path)
+            state = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        except OSError:
+            state = None
+        if state is None or state != self.seen:
+            self.counts = dict(self.db.execute(
+                "SELECT threads.uri, COUNT(*) FROM comments AS c JOIN threads ON threads.id = c.tid"
+                " LEFT JOIN comments AS p ON p.id = c.parent"
+                " WHERE c.mode = ? AND (c.parent IS NULL OR p.mode IN (?, ?)) GROUP BY threads.uri",
+                (PUBLIC, PUBLIC, DELETED)).fetchall())
+            self.seen = state
+        return [self.counts.get(uri, 0) for uri in uris]
+
+
+def _smtp_notifier(isso):
+    from isso.ext.notifications import SMTP
+
+    for subscriber in isso.signal.subscriptions["comments.new:after-save"]:
+        if isinstance(getattr(subscriber, "__self__", None), SMTP):
+            return subscriber.__self__
+    return None
+
+
+def plain_line(text: str) -> str:
+    """One line of text for a mail header: control characters (CR, LF…)
+    become spaces, so a title cannot add headers or break the mail."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text or "").split())
+
+
+def _plain_subject(sendmail):
+    def send(subject, body, thread, comment, to=None, headers=None):
+        return sendmail(plain_line(subject), body, thread, comment, to=to, headers=headers)
+    return send

@@ -58,8 +58,9 @@ def stage(tmp_path_factory, mailbox):
 
 
 def post(stage, uri, text, headers=None, **fields):
-    """POST /isso/new as the widget does; (status, headers, JSON or text)."""
-    body = json.dumps({"text": text, **fields}).encode()
+    """POST /isso/new as the widget does (with the page's title); (status,
+    headers, JSON or text)."""
+    body = json.dumps({"text": text, "title": ESSAYS.get(uri, "A page"), **fields}).encode()
     status, answer_headers, answer = stage.request("POST", new_path(uri), body, form_headers(stage.url, extra=headers))
     try:
         return status, answer_headers, json.loads(answer)

@@ -7,11 +7,11 @@ import sys
 # Plugins and the kizuna package are imported by path, not installed.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from kizuna import DEFAULT_AUTHOR  # noqa: E402
 from kizuna.assets import hashed, svg_data_uri  # noqa: E402
+from kizuna.settings import site_value  # noqa: E402  (the settings table: names, defaults)
 
-AUTHOR = os.environ.get("KIZUNA_AUTHOR", DEFAULT_AUTHOR)
-SITENAME = os.environ.get("KIZUNA_SITENAME", "Kizuna")
+AUTHOR = site_value("KIZUNA_AUTHOR")
+SITENAME = site_value("KIZUNA_SITENAME")
 SITESUBTITLE = "Reflective essays, and a quiet place to answer them"
 SITEURL = ""  # relative URLs while writing; publishconf.py sets the real one
 RELATIVE_URLS = False
@@ -93,7 +93,7 @@ EXTRA_PATH_METADATA = {
 
 # Comments: readers' browsers talk to ISSO_URL; the build reads approved
 # comments from ISSO_BAKE_URL and bakes them into the pages (plugins/baked_comments).
-ISSO_URL = os.environ.get("KIZUNA_DEV_ISSO_URL", "http://127.0.0.1:8080/")  # invoke serve runs it
+ISSO_URL = site_value("KIZUNA_DEV_ISSO_URL")  # invoke serve passes the Isso it runs
 ISSO_BAKE_URL = ISSO_URL
 COMMENTS_THREAD_ID = "/essays/{slug}/"  # stable even if ARTICLE_URL changes
 # Seconds per request to Isso while baking: it renders every comment's
@@ -102,6 +102,27 @@ COMMENTS_BAKE_TIMEOUT = 60
 # A build without its comments only warns; `invoke publish` sets this (as a
 # Pelican setting) so that it fails instead, naming the URL and why.
 COMMENTS_BAKE_REQUIRED = False
+# Isso's widget options, as in the Flex theme: each name → value is written as
+# data-isso-<name>="<value>" (True/False as true/false) on the comments, and
+# kizuna.js hands them all to the widget. Names are Isso's client settings
+# (https://isso-comments.de/docs/reference/client-config/). Its language is
+# each essay's own (Lang:, else DEFAULT_LANG) unless "lang" is set here.
+ISSO_OPTIONS = {
+    "css": False,  # styled by theme/static/css/comments.css, in both themes
+    "vote": False,  # a place to answer, not to score
+    "avatar": False,
+    "gravatar": False,
+    "max-comments-nested": "inf",  # every reply shown: the comment server answers whole threads
+    # Gentler words than Isso's defaults (English); anonymity is the default, not a gap.
+    "postbox-text-text-en": "Your thoughts (at least 3 characters)",
+    "postbox-author-text-en": "Name (optional, leave empty to stay anonymous)",
+    "postbox-author-placeholder-text-en": "Anonymous",
+    "postbox-email-text-en": "E-mail (optional, never shown)",
+    "postbox-email-placeholder-text-en": "only for reply notices",
+    "postbox-website-placeholder-text-en": "https://",
+    "postbox-submit-text-en": "Send",
+    "postbox-notification-text-en": "E-mail me when someone replies",
+}
 
 # Official pelican-plugins, listed explicitly (PLUGINS=None would load every
 # installed one), then our own from plugins/.

@@ -1,12 +1,8 @@
 """Production settings: pelicanconf.py plus only what a real site changes.
 
-Set these in the environment before `invoke publish` (see README):
-  KIZUNA_SITEURL       public address of the site, e.g. https://essays.example.org
-  KIZUNA_SITENAME      site title (default "Kizuna")
-  KIZUNA_AUTHOR        default author (default "K.A.L.T")
-  KIZUNA_ISSO_URL      public address of the Isso server (default SITEURL + /isso/)
-  KIZUNA_ISSO_BAKE_URL where the build reads approved comments (default ISSO_URL);
-                       `invoke publish` fails if they cannot be read there
+The site's address, the comment server's, and where approved comments are
+read from come from the environment, with the defaults in kizuna/settings.py
+(the README's "Settings" table).
 """
 
 import os
@@ -15,10 +11,11 @@ import sys
 sys.path.append(os.curdir)
 from pelicanconf import *  # noqa: E402,F401,F403
 from pelicanconf import PLUGINS  # noqa: E402
+from kizuna.settings import site_value  # noqa: E402
 
-SITEURL = os.environ.get("KIZUNA_SITEURL", "https://kizuna.example.org").rstrip("/")
-ISSO_URL = os.environ.get("KIZUNA_ISSO_URL", SITEURL + "/isso/")
-ISSO_BAKE_URL = os.environ.get("KIZUNA_ISSO_BAKE_URL", ISSO_URL)
+SITEURL = site_value("KIZUNA_SITEURL", production=True).rstrip("/")
+ISSO_URL = site_value("KIZUNA_ISSO_URL", production=True)
+ISSO_BAKE_URL = site_value("KIZUNA_ISSO_BAKE_URL", production=True)
 RELATIVE_URLS = False
 FEED_DOMAIN = SITEURL
 

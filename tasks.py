@@ -2,39 +2,71 @@
 
 Each task is a few lines that call into kizuna/, so tests can call the same
 code, and tasks themselves work from Python: `tasks.build(invoke.Context())`.
+`ns` at the end is the list of commands; a task not named there does not exist.
 """
 
-import contextlib
 import os
+import re
+import socket
 import sys
 from pathlib import Path
 
-from invoke import Collection, Exit, Task, task
+import invoke
+from invoke import Collection, Exit
 
-from kizuna import DEV_SETTINGS, OUTPUT, PROD_SETTINGS, ROOT, build as site
+from kizuna import DEV_SETTINGS, OUTPUT, PROD_SETTINGS, ROOT, build as site, publish as publishing
 from kizuna.comments import settings as comment_settings
 from kizuna.comments.server import isso_command
+from kizuna.errors import KizunaError
 from kizuna.new_essay import new_essay
 from kizuna.processes import run_until_interrupted, running, wait_until_listening
-from kizuna.publish import PublishError, publish as rsync_publish
-from kizuna.serve import PORT
+from kizuna.serve import PORT, command as site_server
 
 
-def _build(settings, **extra_settings):
+# --- How a task fails: a writer's mistake is a message and exit code 1 --------
+
+class _WriterTask(invoke.Task):
+    """Every task: a KizunaError is told in its own words, with no traceback
+    (anything else is Kizuna's bug and keeps its traceback)."""
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except KizunaError as error:
+            raise Exit(str(error), code=1) from None
+
+
+def task(*args, **kwargs):
+    return invoke.task(*args, klass=_WriterTask, **kwargs)
+
+
+def _free(port, option):
+    """Refuse before starting a server whose port another program holds; the
+    server itself would fail later, with a traceback, or not at all."""
+    if not 0 < port < 65536:
+        raise KizunaError(f"{port} is not a port: choose one from 1024 to 65535 with {option}")
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a just-stopped server's port is free
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise KizunaError(f"Port {port} is in use by another program (another `invoke serve`?): stop it, "
+                              f"or choose another port with {option} {port + 1}") from None
+
+
+def _listening(port, process, name):
     try:
-        site.build(settings, extra_settings=extra_settings)
-    except site.BuildError as error:
-        raise Exit(str(error), code=1)
+        wait_until_listening(port, process)
+    except (RuntimeError, TimeoutError) as error:
+        raise KizunaError(f"{name} did not start: {error}. Its own messages are above.") from None
 
 
-def _site_server(port=PORT):
-    return [sys.executable, "-m", "kizuna.serve", "--root", str(OUTPUT), "--port", str(port)]
-
+# --- Building ------------------------------------------------------------------
 
 @task
 def build(c):
     """Build into output/ with development settings (drafts too)."""
-    _build(DEV_SETTINGS)
+    site.build(DEV_SETTINGS)
 
 
 @task
@@ -46,7 +78,7 @@ def clean(c):
 @task(pre=[clean])
 def rebuild(c):
     """Clean, then build from scratch."""
-    _build(DEV_SETTINGS)
+    site.build(DEV_SETTINGS)
 
 
 @task
@@ -55,21 +87,42 @@ def regenerate(c):
     c.run(f"{sys.executable} -m pelican content -s {DEV_SETTINGS} -o {OUTPUT} --autoreload", pty=False)
 
 
+@task
+def preview(c):
+    """Build into output/ with production settings."""
+    site.build(PROD_SETTINGS)
+
+
+@task(help={"title": "the essay's title", "tags": "comma-separated tags"})
+def new(c, title, tags=""):
+    """Start a draft essay: invoke new "Title"."""
+    print(f"Created {new_essay(title, tags=tags).relative_to(ROOT)}")
+
+
+# --- Serving while you write ---------------------------------------------------
+
 def _site_and_comments(port, comments_port):
-    """The site and Isso side by side; Isso accepts posts from this site's
-    origin, and the pages (built after this) point at this Isso."""
-    os.environ["KIZUNA_DEV_ISSO_URL"] = f"http://127.0.0.1:{comments_port}/"
+    """The site and Isso side by side, Isso taking posts from this site's origin."""
     environment = comment_settings.development_environment(site_origin=f"http://127.0.0.1:{port}",
                                                            port=comments_port)
-    return {"site": (_site_server(port), None), "comments": (isso_command(), environment)}
+    return {"site": (site_server(OUTPUT, port), None), "comments": (isso_command(), environment)}
+
+
+def _build_for(comments_port):
+    """A development build whose pages use, and bake from, the Isso on comments_port."""
+    isso = f"http://127.0.0.1:{comments_port}/"
+    site.build(DEV_SETTINGS, extra_settings={"ISSO_URL": isso, "ISSO_BAKE_URL": isso})
 
 
 @task
 def serve(c, port=PORT, comments_port=comment_settings.ISSO_PORT):
     """Build, then serve site and comments until Ctrl-C."""
+    _free(port, "--port")
+    _free(comments_port, "--comments-port")
+
     def build_when_isso_listens(processes):  # so approved comments are baked in
-        wait_until_listening(comments_port, processes["comments"])
-        _build(DEV_SETTINGS)
+        _listening(comments_port, processes["comments"], "Isso")
+        _build_for(comments_port)
 
     run_until_interrupted(_site_and_comments(port, comments_port), cwd=ROOT, after_start=build_when_isso_listens)
 
@@ -81,49 +134,29 @@ def reserve(c, port=PORT, comments_port=comment_settings.ISSO_PORT):
 
 
 @task
-def preview(c):
-    """Build into output/ with production settings."""
-    _build(PROD_SETTINGS)
-
-
-@task
 def livereload(c, port=PORT, comments_port=comment_settings.ISSO_PORT):
     """Serve site and comments, rebuilding on every change."""
     from kizuna.livereload import serve_and_watch
 
+    _free(port, "--port")
+    _free(comments_port, "--comments-port")
     comments = _site_and_comments(port, comments_port)
     del comments["site"]  # livereload serves the site itself
     with running(comments, cwd=ROOT) as processes:
-        wait_until_listening(comments_port, processes["comments"])
-        _build(DEV_SETTINGS)
-        serve_and_watch(lambda: _build(DEV_SETTINGS), port=port)
+        _listening(comments_port, processes["comments"], "Isso")
+        _build_for(comments_port)
+        serve_and_watch(lambda: _build_for(comments_port), port=port)
 
 
-@task(help={"title": "the essay's title", "tags": "comma-separated tags"})
-def new(c, title, tags=""):
-    """Start a draft essay: invoke new "Title"."""
-    try:
-        print(f"Created {new_essay(title, tags=tags).relative_to(ROOT)}")
-    except (FileExistsError, ValueError) as error:
-        raise Exit(str(error), code=1)
-
+# --- Publishing ------------------------------------------------------------------
 
 @task(help={"dry_run": "show what rsync would change without changing it"})
 def publish(c, dry_run=False):
     """Production build, then rsync to $KIZUNA_DEPLOY_TARGET."""
+    publishing.ready()  # a missing target is said before a build that takes a while
     # Pages without their comments are not shipped: unlike preview, the build fails.
-    _build(PROD_SETTINGS, COMMENTS_BAKE_REQUIRED=True)
-    try:
-        rsync_publish(dry_run=dry_run)
-    except PublishError as error:
-        raise Exit(str(error), code=1)
-
-
-@task(help={"k": "only tests whose names match this expression"})
-def test(c, k=""):
-    """Run every test."""
-    selection = f" -k {k!r}" if k else ""
-    c.run(f"{sys.executable} -m pytest{selection}", pty=False)
+    site.build(PROD_SETTINGS, extra_settings={"COMMENTS_BAKE_REQUIRED": True})
+    publishing.publish(dry_run=dry_run)
 
 
 @task(help={"port": "where nginx listens (127.0.0.1)", "isso_port": "where gunicorn Isso listens"})
@@ -131,23 +164,30 @@ def stage(c, port=8088, isso_port=8089):
     """Production setup on loopback: nginx + gunicorn Isso."""
     from kizuna import stage as staging
 
+    _free(port, "--port")
+    _free(isso_port, "--isso-port")
     setup = staging.Stage(port=port, isso_port=isso_port)
+    try:
+        servers = staging.prepare(setup)
+    except RuntimeError as error:  # nginx is not installed
+        raise KizunaError(str(error)) from None
 
     def build_when_isso_listens(processes):
-        wait_until_listening(isso_port, processes["comments"])
-        try:
-            staging.build_site(setup)
-        except site.BuildError as error:
-            raise Exit(str(error), code=1)
+        _listening(isso_port, processes["comments"], "gunicorn Isso")
+        _listening(port, processes["nginx"], "nginx")
+        staging.build_site(setup)
         print(f"Staged at {setup.url}/ (nginx + gunicorn Isso); Ctrl-C stops both.", flush=True)
 
-    run_until_interrupted(staging.prepare(setup), cwd=ROOT, after_start=build_when_isso_listens)
+    run_until_interrupted(servers, cwd=ROOT, after_start=build_when_isso_listens)
 
 
-@task
-def screenshots(c):
-    """Screenshot the essay page, light and dark, into docs/."""
-    c.run(f"{sys.executable} -m kizuna.screenshots --out {ROOT / 'docs'}", pty=False)
+# --- Checking the work -----------------------------------------------------------
+
+@task(help={"k": "only tests whose names match this expression"})
+def test(c, k=""):
+    """Run every test."""
+    selection = f" -k {k!r}" if k else ""
+    c.run(f"{sys.executable} -m pytest{selection}", pty=False)
 
 
 @task
@@ -157,31 +197,25 @@ def bench(c):
         c.run(f"{sys.executable} {script}", pty=False)
 
 
+@task
+def screenshots(c):
+    """Screenshot the essay page, light and dark, into docs/."""
+    c.run(f"{sys.executable} -m kizuna.screenshots --out {ROOT / 'docs'}", pty=False)
+
 
 # --- invoke comments.…: moderation, backups and export (kizuna/comments/) -----
 # Each takes --db (default: $KIZUNA_ISSO_DB, else comments/data/comments.db) and
 # works while Isso runs. Ids go as one argument: 12 or 12,14,15.
-# Keep this block last: `ns` at its end gathers every task defined above it.
 
 _DB = {"db": "the comment database (default: $KIZUNA_ISSO_DB, else comments/data/comments.db)"}
 _DIR = {"dir": "the folder for backups (default: comments/backups/)"}
 _IDS = {"ids": "comment id(s): 12 or 12,14"}
 
 
-@contextlib.contextmanager
-def _told():
-    """A comment tool's refusal is a message and exit code 1, not a traceback."""
-    from kizuna.comments.store import CommentError
-
-    try:
-        yield
-    except CommentError as error:
-        raise Exit(str(error), code=1)
-
-
 @task(name="serve", help={"port": "where Isso listens (127.0.0.1)", "site_port": "the local site allowed to post"})
 def comments_serve(c, port=comment_settings.ISSO_PORT, site_port=PORT):
     """Run Isso alone on http://127.0.0.1:8080 until Ctrl-C."""
+    _free(port, "--port")
     environment = comment_settings.development_environment(site_origin=f"http://127.0.0.1:{site_port}", port=port)
     run_until_interrupted({"comments": (isso_command(), environment)}, cwd=ROOT)
 
@@ -191,8 +225,7 @@ def comments_pending(c, db=None):
     """List the comments waiting for approval."""
     from kizuna.comments import moderation
 
-    with _told():
-        print(moderation.listing(moderation.pending(db)))
+    print(moderation.listing(moderation.pending(db)))
 
 
 @task(name="approve", help={**_IDS, **_DB})
@@ -200,11 +233,10 @@ def comments_approve(c, ids, db=None):
     """Publish waiting comments (and send reply notices)."""
     from kizuna.comments import moderation
 
-    with _told():
-        report = moderation.approve(ids, db)
+    report = moderation.approve(ids, db)
+    if report.failed:  # every id was handled; the report says which notice did not go
+        raise KizunaError("\n".join(report))
     print("\n".join(report))
-    if report.failed:  # the whole report first, then a failing exit
-        raise Exit(code=1)
 
 
 @task(name="delete", help={**_IDS, **_DB, **_DIR})
@@ -212,8 +244,7 @@ def comments_delete(c, ids, db=None, dir=None):
     """Back up, then delete comments."""
     from kizuna.comments import moderation
 
-    with _told():
-        print("\n".join(moderation.delete(ids, db, dir)))
+    print("\n".join(moderation.delete(ids, db, dir)))
 
 
 @task(name="backup", help={**_DB, **_DIR})
@@ -221,8 +252,7 @@ def comments_backup(c, db=None, dir=None):
     """Snapshot the comment database, safe while Isso runs."""
     from kizuna.comments import backup
 
-    with _told():
-        print(backup.backup(db, dir))
+    print(backup.backup(db, dir))
 
 
 @task(name="restore", help={"file": "a backup made by comments.backup", **_DB, **_DIR})
@@ -230,8 +260,7 @@ def comments_restore(c, file, db=None, dir=None):
     """Check a backup, back up the live DB, then restore."""
     from kizuna.comments import backup
 
-    with _told():
-        before = backup.restore(file, db, dir)
+    before = backup.restore(file, db, dir)
     print(f"Backed up the current comments first: {before}" if before else "There was no comment database yet.")
     print(f"Restored {file}. Restart Isso so that it starts afresh from the restored database.")
 
@@ -242,12 +271,13 @@ def comments_export(c, out=None, db=None, approved_only=False):
     """Every comment as JSON that `isso import` reads."""
     from kizuna.comments import export
 
-    with _told():
-        text, summary = export.export(db, out, approved_only)
+    text, summary = export.export(db, out, approved_only)
     if text is not None:
         sys.stdout.write(text)
     print(summary, file=sys.stderr)
 
+
+# --- invoke deploy.…: a real server ----------------------------------------------
 
 @task(name="render", help={"site_url": "the public address (default $KIZUNA_SITEURL)",
                            "out": "folder to write (default deploy/rendered)",
@@ -258,15 +288,25 @@ def deploy_render(c, site_url=None, out=None, site_root="/srv/kizuna/www", isso_
     from kizuna.deploy import Deployment, render
 
     site_url = site_url or os.environ.get("KIZUNA_SITEURL")
-    if not site_url:
-        raise Exit("Say where the site lives: --site-url https://essays.example.org (or set KIZUNA_SITEURL)", code=1)
+    if not site_url or not re.match(r"https?://[^/\s]+", site_url):
+        raise KizunaError("Say where the site lives, from https:// on: --site-url https://essays.example.org "
+                          "(or set KIZUNA_SITEURL)")
     folder = Path(out) if out else ROOT / "deploy" / "rendered"
-    for path in render(Deployment(site_url=site_url, site_root=site_root, isso_upstream=isso_upstream), folder):
-        print(path)
+    try:
+        paths = render(Deployment(site_url=site_url, site_root=site_root, isso_upstream=isso_upstream), folder)
+    except OSError as error:
+        raise KizunaError(f"Could not write the files into {folder} ({error.strerror}): choose another --out") from None
+    print("\n".join(map(str, paths)))
 
 
-_COMMENT_TASKS = (comments_serve, comments_pending, comments_approve, comments_delete, comments_backup, comments_restore, comments_export)
-_DEPLOY_TASKS = (deploy_render,)
-ns = Collection(*[t for t in list(globals().values())
-                  if isinstance(t, Task) and t not in _COMMENT_TASKS + _DEPLOY_TASKS],
-                Collection("comments", *_COMMENT_TASKS), Collection("deploy", *_DEPLOY_TASKS))
+# --- The commands, as `invoke --list` shows them ---------------------------------
+
+ns = Collection(
+    build, clean, rebuild, regenerate, preview, new,
+    serve, reserve, livereload,
+    publish, stage,
+    test, bench, screenshots,
+    Collection("comments", comments_serve, comments_pending, comments_approve, comments_delete,
+               comments_backup, comments_restore, comments_export),
+    Collection("deploy", deploy_render),
+)

@@ -60,7 +60,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -78,7 +77,7 @@ sys.path.insert(0, str(ROOT))  # so `kizuna` imports from any cwd
 from kizuna import stage as staging  # noqa: E402
 from kizuna.comments import settings as comment_settings  # noqa: E402
 from kizuna.comments.server import raw_isso_command  # noqa: E402
-from kizuna.processes import stop, wait_until_listening  # noqa: E402
+from kizuna.processes import free_port, stop, wait_until_listening  # noqa: E402
 
 THREAD = "/essays/benchmark/"
 THREAD_TITLE = "Benchmark"
@@ -181,12 +180,6 @@ def seed_comments() -> list[dict]:
 # --------------------------------------------------------------------------
 # Servers
 # --------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 def clean_environment() -> dict[str, str]:
     """This process's environment without the writer's own KIZUNA_* settings

@@ -26,15 +26,14 @@ met; it is non-zero only when a build, a server or a Lighthouse run fails.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +41,8 @@ sys.path.insert(0, str(ROOT))  # so `kizuna` imports from any cwd
 
 from kizuna import CONTENT, PROD_SETTINGS  # noqa: E402
 from kizuna.build import BuildError, build  # noqa: E402
+from kizuna.processes import free_port, server  # noqa: E402
+from kizuna.serve import command as site_server  # noqa: E402
 
 BENCH = ROOT / "bench"
 WORK = BENCH / ".work" / "page"
@@ -74,32 +75,19 @@ class BenchError(Exception):
     pass
 
 
-def free_port() -> int:
-    """A port nothing listens on now; the OS picks it."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 # --------------------------------------------------------------------------
 # Building the two sites
 # --------------------------------------------------------------------------
 
 def build_ours(output: Path, port: int) -> Path:
-    """A production build of content/, addressed to our own loopback server.
-    publishconf.py reads KIZUNA_SITEURL when Pelican (a subprocess) imports it,
-    so the variable is set around the build and put back after."""
-    before = os.environ.get("KIZUNA_SITEURL")
-    os.environ["KIZUNA_SITEURL"] = f"http://127.0.0.1:{port}"
+    """A production build of content/, addressed to our own loopback server
+    (its address passed to Pelican as settings; no comments are baked)."""
+    url = f"http://127.0.0.1:{port}"
     try:
-        build(settings=PROD_SETTINGS, output=output, content=CONTENT, quiet=True)
+        build(settings=PROD_SETTINGS, output=output, content=CONTENT, quiet=True, extra_settings={
+            "SITEURL": url, "FEED_DOMAIN": url, "ISSO_URL": url + "/isso/", "ISSO_BAKE_URL": ""})
     except BuildError as error:
         raise BenchError(f"the production build failed:\n{error}") from None
-    finally:
-        if before is None:
-            del os.environ["KIZUNA_SITEURL"]
-        else:
-            os.environ["KIZUNA_SITEURL"] = before
     page = output / "essays" / SLUG / "index.html"
     if not page.is_file():
         raise BenchError(f"the production build wrote no {page.relative_to(output)}")
@@ -144,33 +132,6 @@ PRECOMPRESS_ZSTANDARD = False
 # --------------------------------------------------------------------------
 # Serving
 # --------------------------------------------------------------------------
-
-def start_server(root: Path, port: int) -> subprocess.Popen:
-    """kizuna.serve over root on 127.0.0.1:port; returns once it listens."""
-    server = subprocess.Popen([sys.executable, "-m", "kizuna.serve", "--root", str(root), "--port", str(port)],
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise BenchError(f"the server for {root} exited with {server.returncode} before listening")
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return server
-        time.sleep(0.1)
-    stop_server(server)
-    raise BenchError(f"nothing listened on 127.0.0.1:{port} after 30s")
-
-
-def stop_server(server: subprocess.Popen) -> None:
-    """Stop one server by its own process id (never by name)."""
-    if server.poll() is None:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
-
 
 # --------------------------------------------------------------------------
 # Lighthouse
@@ -325,7 +286,11 @@ def main() -> int:
     if args.runs < 1:
         parser.error("--runs must be at least 1")
 
-    servers = []
+    with contextlib.ExitStack() as servers:  # each stopped by its process id on leaving
+        return _measure(args, servers)
+
+
+def _measure(args, servers: contextlib.ExitStack) -> int:
     try:
         ensure_lighthouse()
         WORK.mkdir(parents=True, exist_ok=True)
@@ -343,7 +308,7 @@ def main() -> int:
         sites = {}
         for name, page in pages.items():
             root = WORK / name
-            servers.append(start_server(root, ports[name]))
+            servers.enter_context(server(site_server(root, ports[name]), ports[name], cwd=ROOT))
             # Clean URL for ours (/essays/<slug>/), the file itself for default.
             path = page.relative_to(root).as_posix()
             path = path.removesuffix("index.html")
@@ -367,12 +332,9 @@ def main() -> int:
             site["median"] = median_figures(site["runs"])
         report(sites, args.runs)
         return 0
-    except BenchError as error:
+    except (BenchError, RuntimeError, TimeoutError) as error:
         print(f"bench/page.py: {error}", file=sys.stderr)
         return 1
-    finally:
-        for server in servers:
-            stop_server(server)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,3 @@ CONTENT = ROOT / "content"
 OUTPUT = ROOT / "output"
 DEV_SETTINGS = ROOT / "pelicanconf.py"
 PROD_SETTINGS = ROOT / "publishconf.py"
-# Who signs the essays unless KIZUNA_AUTHOR says otherwise; no commenter may
-# use this name (kizuna/comments/hardening.py).
-DEFAULT_AUTHOR = "K.A.L.T"

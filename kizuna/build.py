@@ -15,9 +15,10 @@ import sys
 from pathlib import Path
 
 from kizuna import CONTENT, DEV_SETTINGS, OUTPUT, ROOT
+from kizuna.errors import KizunaError
 
 
-class BuildError(Exception):
+class BuildError(KizunaError):
     pass
 
 

@@ -6,13 +6,15 @@ import base64
 import hashlib
 import os
 import re
+import shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from kizuna import ROOT
+from kizuna import ROOT, settings
+from kizuna.comments.server import gunicorn_command
 
 TEMPLATES = ROOT / "deploy"
 EARLY_SCRIPT = ROOT / "theme" / "templates" / "partials" / "theme_early.html"
@@ -36,6 +38,7 @@ class Deployment:
     admin_allow: list[str] = field(default_factory=lambda: ["127.0.0.1"])
     theme_static_dir: str = "theme"
     https: bool | None = None           # None: as site_url says
+    micro_cache: str = "1s"             # how long nginx keeps a thread read or a count for every reader
 
 
     @property
@@ -54,6 +57,32 @@ def inline_script_hashes(template: Path = EARLY_SCRIPT) -> str:
     return " ".join(
         f"'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'" for script in scripts
     )
+
+
+def isso_env(deployment: Deployment) -> list[dict]:
+    """isso.env.example's lines: every setting the comment server reads in
+    production (the settings table), with this deployment's paths and
+    addresses filled in, production's defaults, or empty where the writer
+    must choose (secrets, mail)."""
+    known = {
+        "KIZUNA_ISSO_DB": f"{deployment.data_dir}/comments.db",
+        "KIZUNA_ISSO_THREADS": f"{deployment.site_root}/comment-threads.json",
+        "KIZUNA_ISSO_HOST": deployment.site_origin,
+        "KIZUNA_ISSO_LISTEN": f"http://{deployment.isso_upstream}",
+        "KIZUNA_ISSO_PUBLIC_ENDPOINT": f"{deployment.site_origin}/isso",
+        "KIZUNA_ISSO_TRUSTED_PROXIES": "127.0.0.1",  # nginx, the only proxy, overwrites X-Forwarded-For
+    }
+    entries = []
+    for setting in settings.SETTINGS:
+        if setting.production is None or (setting.group != settings.COMMENTS and setting.name != "KIZUNA_AUTHOR"):
+            continue
+        required = setting.production if setting.production in (settings.REQUIRED, settings.REQUIRED_FOR_MAIL) else ""
+        derived = isinstance(setting.production, settings.Default)
+        note = required or (f"empty: {setting.production.words}" if derived else "")
+        default = "" if required or derived else setting.production
+        entries.append({"name": setting.name, "help": re.sub(r"`", "", setting.help),
+                        "required": re.sub(r"`", "", note), "value": known.get(setting.name, default)})
+    return entries
 
 
 def render(deployment: Deployment, out: Path, stage_prefix: Path | None = None) -> list[Path]:
@@ -78,6 +107,9 @@ def render(deployment: Deployment, out: Path, stage_prefix: Path | None = None) 
         # the stage's workers then run as the user who started it.
         "stage_as_root": bool(stage_prefix) and os.geteuid() == 0,
     }
+    values["isso_env"] = isso_env(deployment)
+    values["gunicorn"] = shlex.join(gunicorn_command(deployment.isso_upstream, deployment.workers,
+                                                     Path(deployment.app_dir) / ".venv" / "bin", access_log=True))
     environment = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
                               keep_trailing_newline=True)
     names = {

@@ -7,6 +7,7 @@ from pelican.settings import DEFAULT_CONFIG
 from pelican.utils import slugify
 
 from kizuna import CONTENT
+from kizuna.errors import KizunaError
 
 TEMPLATE = """\
 Title: {title}
@@ -23,17 +24,21 @@ Write your essay here. When it is ready, change `Status: draft` to
 """
 
 
+class EssayError(KizunaError):
+    pass
+
+
 def new_essay(title: str, tags: str = "", content: Path = CONTENT, now: datetime | None = None) -> Path:
     """Write content/<slug>.md and return its path; refuse to overwrite."""
     title = " ".join(title.split())
     if not title:
-        raise ValueError("An essay needs a title: invoke new \"My title\"")
+        raise EssayError("An essay needs a title: invoke new \"My title\"")
     slug = slugify(title, regex_subs=DEFAULT_CONFIG["SLUG_REGEX_SUBSTITUTIONS"])  # as Pelican would
     if not slug:
-        raise ValueError(f"Cannot make a file name from the title {title!r}")
+        raise EssayError(f"Cannot make a file name from the title {title!r}")
     path = Path(content) / f"{slug}.md"
     if path.exists():
-        raise FileExistsError(f"{path} already exists; choose another title or edit that file")
+        raise EssayError(f"{path} already exists; choose another title or edit that file")
     date = (now or datetime.now()).strftime("%Y-%m-%d %H:%M")
     path.parent.mkdir(parents=True, exist_ok=True)
     # "x" mode: if another process created the file meanwhile, fail rather than overwrite.

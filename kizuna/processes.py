@@ -36,6 +36,27 @@ def wait_until_listening(port: int, process: subprocess.Popen | None = None, sec
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {seconds}s")
 
 
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on just now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def server(command: list[str], port: int, env: dict | None = None, cwd=None, log=None):
+    """Start one server, wait until it listens on 127.0.0.1:port, yield its
+    process, and stop it by its process id on leaving, whatever happens.
+    `log`: an open file for its output (default: thrown away)."""
+    output = log if log is not None else subprocess.DEVNULL
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        wait_until_listening(port, process)
+        yield process
+    finally:
+        stop(process)
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 

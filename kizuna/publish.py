@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 from kizuna import OUTPUT
+from kizuna.errors import KizunaError
 
 # Never send, nor delete on the server, the comments/ folder at the top of the
 # site's folder (a leading slash anchors a pattern there: an unanchored
@@ -20,7 +21,7 @@ EXCLUDES = ["/comments/", "*.db", "*.db-journal", "*.db-wal", "*.db-shm",
             "*.sqlite", "*.sqlite-journal", "*.sqlite3", "*.sqlite3-journal"]
 
 
-class PublishError(Exception):
+class PublishError(KizunaError):
     pass
 
 
@@ -36,7 +37,9 @@ def rsync_command(target: str, output: Path = OUTPUT, dry_run: bool = False, ssh
     return command + [f"{output}/", target]
 
 
-def publish(output: Path = OUTPUT, dry_run: bool = False, target: str | None = None) -> None:
+def ready(target: str | None = None) -> str:
+    """The destination, once it is set and rsync is there; checked before the
+    build too, so that a writer who forgot the target hears that first."""
     target = target or os.environ.get("KIZUNA_DEPLOY_TARGET", "")
     if not target:
         raise PublishError(
@@ -45,6 +48,11 @@ def publish(output: Path = OUTPUT, dry_run: bool = False, target: str | None = N
         )
     if shutil.which("rsync") is None:
         raise PublishError("rsync is not installed: sudo apt-get install rsync")
+    return target
+
+
+def publish(output: Path = OUTPUT, dry_run: bool = False, target: str | None = None) -> None:
+    target = ready(target)
     command = rsync_command(target, output, dry_run, os.environ.get("KIZUNA_DEPLOY_SSH"))
     if subprocess.run(command).returncode != 0:
         raise PublishError(f"rsync to {target} failed; the site on the server is unchanged or partly updated")

@@ -8,8 +8,6 @@ Playwright, and stops the server by its process id. Nothing in output/ changes.
 """
 
 import argparse
-import socket
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -18,7 +16,8 @@ from pathlib import Path
 from kizuna import CONTENT, DEV_SETTINGS, ROOT
 from kizuna.browser import launch
 from kizuna.build import build
-from kizuna.processes import stop, wait_until_listening
+from kizuna.processes import free_port, server
+from kizuna.serve import command as site_server
 
 ESSAY = "/essays/unresolved-desire-to-connect/"
 MAX_BYTES = 400_000  # keep the docs light: a screenshot is an illustration, not an archive
@@ -43,12 +42,6 @@ SHOTS = [
     Shot("essay-desktop-light", 1280, 900, 1, "light"),
     Shot("essay-desktop-dark", 1280, 900, 1, "dark"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def photograph(base_url: str, out: Path, shots=SHOTS) -> list[Path]:
@@ -84,15 +77,8 @@ def take_screenshots(out: Path) -> list[Path]:
     with tempfile.TemporaryDirectory(prefix="kizuna-shots-") as folder:
         site = build(DEV_SETTINGS, Path(folder) / "output", CONTENT, quiet=True)
         port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "kizuna.serve", "--root", str(site), "--port", str(port)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_until_listening(port, server)
+        with server(site_server(site, port), port, cwd=ROOT):
             return photograph(f"http://127.0.0.1:{port}", out)
-        finally:
-            stop(server)
 
 
 def main(argv=None) -> int:

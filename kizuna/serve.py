@@ -6,6 +6,7 @@ brotli_static and gzip_static choose them."""
 import argparse
 import functools
 import http.server
+import sys
 import urllib.parse
 from pathlib import Path
 
@@ -108,6 +109,12 @@ def make_server(root: Path = OUTPUT, host: str = HOST, port: int = PORT) -> http
     handler = functools.partial(SiteHandler, directory=str(root))
     http.server.ThreadingHTTPServer.allow_reuse_address = True
     return http.server.ThreadingHTTPServer((host, port), handler)
+
+
+def command(root: Path = OUTPUT, port: int = PORT) -> list[str]:
+    """The command that serves `root` on 127.0.0.1:port, as `invoke serve`,
+    the tests, the screenshots and the benchmarks all start it."""
+    return [sys.executable, "-m", "kizuna.serve", "--root", str(root), "--port", str(port)]
 
 
 def main() -> None:

@@ -4,12 +4,12 @@ gunicorn running Isso, serving a production build, until Ctrl-C."""
 
 import os
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from kizuna import PROD_SETTINGS, ROOT, build
 from kizuna.comments import settings as comment_settings
+from kizuna.comments.server import gunicorn_command
 from kizuna.deploy import Deployment, render
 from kizuna.processes import wait_until_listening
 
@@ -72,14 +72,10 @@ def prepare(stage: Stage, extra_env: dict | None = None) -> dict[str, tuple[list
         https=stage.https,
     )
     render(deployment, stage.prefix, stage_prefix=stage.prefix)
-    # --preload: Isso is made once, before the fork, so workers share its lock.
     # --graceful-timeout under processes.stop's 5 s grace: gunicorn kills a
     # worker that will not stop itself, before stop() kills the master; with
     # both at 5 s the master could die first and leave its workers running.
-    gunicorn = [str(Path(sys.executable).parent / "gunicorn"), "--preload", "--no-control-socket",
-                "--workers", str(stage.workers),
-                "--bind", f"127.0.0.1:{stage.isso_port}", "--graceful-timeout", "3",
-                "kizuna.comments.wsgi:application"]
+    gunicorn = gunicorn_command(f"127.0.0.1:{stage.isso_port}", stage.workers, graceful_timeout=3)
     nginx = ["nginx", "-p", str(stage.prefix), "-c", str(stage.prefix / "nginx.conf"), "-g", "daemon off;"]
     return {"comments": (gunicorn, isso_environment(stage, {**os.environ, **(extra_env or {})})), "nginx": (nginx, None)}
 

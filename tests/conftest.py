@@ -12,7 +12,8 @@ import pytest
 from kizuna import CONTENT, DEV_SETTINGS, PROD_SETTINGS, ROOT
 from kizuna.browser import CHROMIUM, CHROMIUM_ARGS, launch  # noqa: F401 (re-exported for tests)
 from kizuna.build import build
-from kizuna.processes import wait_until_listening  # noqa: F401 (tests import it from here)
+from kizuna.processes import free_port, server, wait_until_listening  # noqa: F401 (tests import them from here)
+from kizuna.serve import command as site_server
 
 sys.path.insert(0, str(ROOT))
 IN_CI = os.environ.get("CI") == "true"
@@ -72,26 +73,12 @@ def html_files(site: Path) -> list[Path]:
     return sorted(site.rglob("*.html"))
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def serving(root: Path):
     """Serve a folder with kizuna.serve on a free loopback port; yields its
     URL, and stops the server by pid afterwards (use with `yield from`)."""
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "kizuna.serve", "--root", str(root), "--port", str(port)],
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_until_listening(port, server)
+    with server(site_server(root, port), port, cwd=ROOT):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -140,9 +127,6 @@ def isso(tmp_path):
     port with its own database under tmp_path; stopped by pid afterwards.
     Yields an object with .url, .db, .env (the expanded environment) and
     .site_origin (the origin allowed to post)."""
-    from types import SimpleNamespace
-
-    from kizuna.comments.server import isso_command
     from kizuna.comments.settings import development_environment
 
     port = free_port()
@@ -159,16 +143,9 @@ def _isso_running(env, port, site_origin, tmp_path, command=None):
 
     from kizuna.comments.server import isso_command
 
-    log = (tmp_path / "isso.log").open("w")
-    server = subprocess.Popen(command or isso_command(), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_until_listening(port, server)
+    with (tmp_path / "isso.log").open("w") as log, server(command or isso_command(), port, env, ROOT, log):
         yield SimpleNamespace(url=f"http://127.0.0.1:{port}", db=Path(env["KIZUNA_ISSO_DB"]), env=env,
                               site_origin=site_origin, log=tmp_path / "isso.log", port=port)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        log.close()
 
 
 # --- Comments, live: a real Isso, and the site built and served against it ----
@@ -186,10 +163,11 @@ def approve_comments(db: Path, *ids: int) -> subprocess.CompletedProcess:
     return result
 
 
-def live_comments_running(tmp_path: Path, monkeypatch):
+def live_comments_running(tmp_path: Path):
     """Generator behind the `live_comments` fixture (usable at any scope with a
-    MonkeyPatch and a folder): Isso on a free port accepting posts from the
-    site's origin, the development build baked from it (KIZUNA_DEV_ISSO_URL),
+    folder): Isso on a free port accepting posts from the site's origin, the
+    development build pointed at it and baked from it (ISSO_URL and
+    ISSO_BAKE_URL passed to the build as Pelican settings),
     and kizuna.serve serving that build on another free port. Isso trusts
     X-Forwarded-For from loopback, as behind the production proxy, so a test
     can post as many readers (Isso allows three top-level comments per
@@ -216,45 +194,39 @@ def live_comments_running(tmp_path: Path, monkeypatch):
                                   base=base)
     isso_run = _isso_running(env, isso_port, site_origin, tmp_path)
     isso = next(isso_run)
-    server = None
+    this_isso = {"ISSO_URL": isso.url + "/", "ISSO_BAKE_URL": isso.url + "/"}
     try:
-        monkeypatch.setenv("KIZUNA_DEV_ISSO_URL", isso.url + "/")
-        build(DEV_SETTINGS, output, CONTENT, quiet=True)
-        server = subprocess.Popen([sys.executable, "-m", "kizuna.serve", "--root", str(output), "--port", str(site_port)],
-                                  cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until_listening(site_port, server)
+        build(DEV_SETTINGS, output, CONTENT, quiet=True, extra_settings=this_isso)
+        with server(site_server(output, site_port), site_port, cwd=ROOT):
 
-        def post(text, thread=ESSAY_PATH, reader=None, **fields):
-            """POST /new as a browser on the site would; returns (status, JSON body or error text)."""
-            body = json.dumps({"text": text, "title": "Unresolved Desire to Connect", **fields}).encode()
-            headers = {"Content-Type": "application/json", "Origin": site_origin}
-            if reader:
-                headers["X-Forwarded-For"] = reader
-            request = urllib.request.Request(f"{isso.url}/new?uri={urllib.parse.quote(thread, safe='')}",
-                                             data=body, headers=headers)
-            try:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    return response.status, json.load(response)
-            except urllib.error.HTTPError as error:
-                return error.code, error.read().decode("utf-8", "replace")
+            def post(text, thread=ESSAY_PATH, reader=None, **fields):
+                """POST /new as a browser on the site would; returns (status, JSON body or error text)."""
+                body = json.dumps({"text": text, "title": "Unresolved Desire to Connect", **fields}).encode()
+                headers = {"Content-Type": "application/json", "Origin": site_origin}
+                if reader:
+                    headers["X-Forwarded-For"] = reader
+                request = urllib.request.Request(f"{isso.url}/new?uri={urllib.parse.quote(thread, safe='')}",
+                                                 data=body, headers=headers)
+                try:
+                    with urllib.request.urlopen(request, timeout=10) as response:
+                        return response.status, json.load(response)
+                except urllib.error.HTTPError as error:
+                    return error.code, error.read().decode("utf-8", "replace")
 
-        yield SimpleNamespace(
-            isso=isso, site_url=site_origin, essay_url=site_origin + ESSAY_PATH, output=output,
-            essay_html=output / ESSAY_PATH.strip("/") / "index.html", post=post,
-            approve=lambda *ids: approve_comments(isso.db, *ids),
-            rebuild=lambda: build(DEV_SETTINGS, output, CONTENT, quiet=True),
-        )
+            yield SimpleNamespace(
+                isso=isso, site_url=site_origin, essay_url=site_origin + ESSAY_PATH, output=output,
+                essay_html=output / ESSAY_PATH.strip("/") / "index.html", post=post,
+                approve=lambda *ids: approve_comments(isso.db, *ids),
+                rebuild=lambda: build(DEV_SETTINGS, output, CONTENT, quiet=True, extra_settings=this_isso),
+            )
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=10)
         isso_run.close()
 
 
 @pytest.fixture
-def live_comments(tmp_path, monkeypatch):
+def live_comments(tmp_path):
     """The essay site and a real Isso wired together (see live_comments_running)."""
-    yield from live_comments_running(tmp_path, monkeypatch)
+    yield from live_comments_running(tmp_path)
 
 
 # --- Comments: Isso's HTTP API, a real SMTP server, and Isso mailing through it -
@@ -417,9 +389,10 @@ def production_comment_environment(folder: Path, port: int) -> dict[str, str]:
 
 
 def gunicorn_command(port: int) -> list[str]:
-    """Production's command line (README): gunicorn serving kizuna.comments.wsgi."""
-    return [str(Path(sys.executable).parent / "gunicorn"), "--preload", "--workers", "1", "--bind",
-            f"127.0.0.1:{port}", "--no-control-socket", "kizuna.comments.wsgi:application"]
+    """Production's command line (kizuna.comments.server), one worker, on loopback."""
+    from kizuna.comments import server as comment_server
+
+    return comment_server.gunicorn_command(f"127.0.0.1:{port}", workers=1)
 
 
 @pytest.fixture(scope="module")
@@ -432,15 +405,9 @@ def comments_wsgi(tmp_path_factory):
     folder = tmp_path_factory.mktemp("comments-wsgi")
     port = free_port()
     env = production_comment_environment(folder, port)
-    with (folder / "gunicorn.log").open("w") as log:
-        server = subprocess.Popen(gunicorn_command(port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_until_listening(port, server)
-            yield SimpleNamespace(url=f"http://127.0.0.1:{port}", db=Path(env["KIZUNA_ISSO_DB"]), env=env, port=port,
-                                  site_origin=env["KIZUNA_ISSO_HOST"], log=folder / "gunicorn.log")
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+    with (folder / "gunicorn.log").open("w") as log, server(gunicorn_command(port), port, env, ROOT, log):
+        yield SimpleNamespace(url=f"http://127.0.0.1:{port}", db=Path(env["KIZUNA_ISSO_DB"]), env=env, port=port,
+                              site_origin=env["KIZUNA_ISSO_HOST"], log=folder / "gunicorn.log")
 
 
 @pytest.fixture(scope="module")

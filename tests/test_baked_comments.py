@@ -46,7 +46,7 @@ def test_approved_comments_are_baked_escaped_and_counted(repo_copy, isso):
     assert "not baked" not in result.stdout
 
     page = BeautifulSoup((repo_copy / "output" / THREAD.strip("/") / "index.html").read_text(), "html.parser")
-    baked = page.select_one("ol.thoughts[data-baked]")
+    baked = page.select_one("ol.comments-list[data-baked]")
     assert baked.select_one(f"#isso-{shown} em").get_text() == "helped"
     assert baked.select_one(f"#isso-{shown} ol #isso-{reply}")  # the reply sits under its parent
     assert baked.find(id=f"isso-{waiting}") is None
@@ -58,7 +58,7 @@ def test_approved_comments_are_baked_escaped_and_counted(repo_copy, isso):
     assert page.select_one("#comments-heading span").get_text() == "(2)"
 
     home = BeautifulSoup((repo_copy / "output/index.html").read_text(), "html.parser")
-    assert home.select_one("a[data-thoughts]").get_text() == "2 thoughts"
+    assert home.select_one("a[data-comments]").get_text() == "2 thoughts"
 
 
 def test_build_without_isso_succeeds_and_says_so_once(repo_copy):
@@ -106,3 +106,80 @@ def test_threads_file_without_essays_is_empty(repo_copy):
         essay.unlink()
     invoke(repo_copy, "build", env={**os.environ, **NO_ISSO})
     assert threads(repo_copy / "output") == {"threads": {}}
+
+
+# --- One home for the comment rules and the widget's options ----------------
+
+SITE_CHANGES = '''
+COMMENTS_THREAD_ID = "/thread/{slug}/"
+ISSO_OPTIONS = {**ISSO_OPTIONS, "vote": True, "reply-to-self": True, "max-comments-top": 10,
+                "postbox-submit-text-en": 'Send "now" & <later>'}
+del ISSO_OPTIONS["avatar"]
+'''
+
+
+def isso_attributes(page) -> dict:
+    thread = page.find(id="isso-thread")
+    return {name.removeprefix("data-isso-"): value for name, value in thread.attrs.items()
+            if name.startswith("data-isso-") and name != "data-isso-id"}
+
+
+def as_attributes(options: dict) -> dict:
+    return {name: str(value).lower() if isinstance(value, bool) else str(value) for name, value in options.items()}
+
+
+def test_the_thread_carries_isso_options_as_data_attributes(dev_site):
+    from pelican.settings import read_settings
+
+    from kizuna import DEV_SETTINGS
+
+    options = read_settings(str(DEV_SETTINGS))["ISSO_OPTIONS"]
+    assert options["css"] is False and options["max-comments-nested"] == "inf"
+    page = BeautifulSoup((dev_site / THREAD.strip("/") / "index.html").read_text(), "html.parser")
+    assert isso_attributes(page) == {"lang": "en", **as_attributes(options)}
+
+
+def test_comment_rules_and_widget_options_follow_the_settings(repo_copy):
+    """COMMENTS_THREAD_ID is read once, by the plugin: the page's thread, the
+    count link and comment-threads.json all follow it; ISSO_OPTIONS changes the
+    thread's data-isso-* attributes, escaped; a draft with its comments off
+    shows none, and an essay in French gives the widget its language."""
+    with open(repo_copy / "pelicanconf.py", "a", encoding="utf-8") as settings:
+        settings.write(SITE_CHANGES)
+    content = repo_copy / "content"
+    (content / "closed-draft.md").write_text("Title: Closed Draft\nDate: 2026-11-04\nStatus: draft\n"
+                                             "Comments: off\n\nNot yet, and never answered.\n")
+    (content / "francais.md").write_text("Title: En français\nSlug: en-francais\nDate: 2026-11-05\nLang: fr\n\n"
+                                         "Un essai.\n", encoding="utf-8")
+    invoke(repo_copy, "build", env={**os.environ, **NO_ISSO})
+    output = repo_copy / "output"
+
+    def page(path):
+        return BeautifulSoup((output / path).read_text(encoding="utf-8"), "html.parser")
+
+    essay = page("essays/unresolved-desire-to-connect/index.html")
+    assert essay.find(id="isso-thread")["data-isso-id"] == "/thread/unresolved-desire-to-connect/"
+    assert page("index.html").select_one('a[href$="/unresolved-desire-to-connect/#comments"]')["data-comments"] \
+        == "/thread/unresolved-desire-to-connect/"
+    assert threads(output)["threads"] == {"/thread/unresolved-desire-to-connect/": "Unresolved Desire to Connect",
+                                          "/thread/en-francais/": "En français"}
+    attributes = isso_attributes(essay)
+    assert "avatar" not in attributes
+    assert attributes["vote"] == "true" and attributes["reply-to-self"] == "true"
+    assert attributes["max-comments-top"] == "10" and attributes["lang"] == "en"
+    assert attributes["postbox-submit-text-en"] == 'Send "now" & <later>'
+    assert 'data-isso-postbox-submit-text-en="Send &#34;now&#34; &amp; &lt;later&gt;"' in \
+        (output / "essays/unresolved-desire-to-connect/index.html").read_text(encoding="utf-8")
+
+    french = [path for path in output.rglob("*.html") if "en-francais" in str(path)]  # where Lang: puts it
+    assert len(french) == 1 and isso_attributes(page(french[0]))["lang"] == "fr"
+    draft = page("drafts/closed-draft/index.html")
+    assert draft.find(id="comments") is None and draft.find("a", href="#comments") is None
+
+
+def test_an_option_name_that_is_not_an_attribute_name_stops_the_build(repo_copy):
+    with open(repo_copy / "pelicanconf.py", "a", encoding="utf-8") as settings:
+        settings.write("ISSO_OPTIONS = {**ISSO_OPTIONS, 'x\" onload=\"alert(1)': 1}\n")
+    result = invoke(repo_copy, "build", check=False, env={**os.environ, **NO_ISSO})
+    assert result.returncode != 0
+    assert "ISSO_OPTIONS" in result.stdout and "is not an option name" in result.stdout, result.stdout

@@ -22,7 +22,7 @@ from bs4 import BeautifulSoup
 
 from conftest import ESSAY_PATH, approve_comments, free_port, invoke, isso_post
 from kizuna.stage import build_site
-from test_stage import RAISED_LIMITS, staged
+from test_stage import CACHE_PASSED, RAISED_LIMITS, staged
 
 TITLE = "Unresolved Desire to Connect"
 ESSAY_FILE = Path(ESSAY_PATH.strip("/")) / "index.html"
@@ -50,7 +50,7 @@ def heading(page: BeautifulSoup) -> str:
 
 def listed_count(output: Path, path: str = ESSAY_PATH) -> str:
     home = BeautifulSoup((output / "index.html").read_text(), "html.parser")
-    return home.select_one(f'a[data-thoughts="{path}"]').get_text(strip=True)
+    return home.select_one(f'a[data-comments="{path}"]').get_text(strip=True)
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -83,14 +83,14 @@ def test_publish_bakes_comments_through_the_sites_nginx(stage, repo_copy, tmp_pa
     approve_comments(stage.db, *ids)
     # nginx micro-caches counts and reads for "1s", kept in whole seconds: the
     # count the stage's first build read ([0]) may be served for up to 2 s.
-    time.sleep(2.1)
+    time.sleep(CACHE_PASSED)
 
     # The stage's build reads them as production does: through nginx, not from gunicorn.
     build_site(stage.stage)
     thread_read = r'"GET /isso/\?uri=%2Fessays%2Funresolved-desire-to-connect%2F HTTP/1\.1" 200 '
     assert nginx_logged(stage, thread_read), "the stage's build did not read the thread through nginx"
     staged_page = essay(stage.stage.prefix / "www")
-    assert staged_page.select_one(f"ol.thoughts[data-baked] #isso-{ids[1]}")
+    assert staged_page.select_one(f"ol.comments-list[data-baked] #isso-{ids[1]}")
     assert heading(staged_page) == "Thoughts (2)"
 
     # `invoke publish` as the writer runs it, the site living at the stage.
@@ -99,7 +99,7 @@ def test_publish_bakes_comments_through_the_sites_nginx(stage, repo_copy, tmp_pa
                                                          KIZUNA_DEPLOY_TARGET=str(deployed)))
     assert "not baked" not in result.stdout, result.stdout
     page = essay(deployed)
-    baked = page.select_one("ol.thoughts[data-baked]")
+    baked = page.select_one("ol.comments-list[data-baked]")
     assert baked is not None, "no comments baked into the published page"
     assert [int(li["id"].removeprefix("isso-")) for li in baked.select("li")] == ids
     assert heading(page) == "Thoughts (2)"
@@ -188,7 +188,7 @@ def test_an_approved_reply_to_a_waiting_comment_is_neither_shown_nor_counted(rep
     dev_build(repo_copy, isso.url + "/")
 
     page = essay(repo_copy / "output")
-    assert [li["id"] for li in page.select("ol.thoughts[data-baked] li")] == [f"isso-{shown}"]
+    assert [li["id"] for li in page.select("ol.comments-list[data-baked] li")] == [f"isso-{shown}"]
     assert page.find(id=f"isso-{reply}") is None and page.find(id=f"isso-{waiting}") is None
     assert heading(page) == "Thoughts (1)"
     assert listed_count(repo_copy / "output") == "1 thought"
@@ -277,11 +277,11 @@ def test_one_failing_thread_costs_only_its_own_essay(repo_copy, stand_in):
     output = repo_copy / "output"
     for slug in ("unresolved-desire-to-connect", "a-flaky-evening"):
         page = essay(output, f"/essays/{slug}/")
-        assert f"A thought on {slug}." in page.select_one("ol.thoughts[data-baked]").get_text(), slug
+        assert f"A thought on {slug}." in page.select_one("ol.comments-list[data-baked]").get_text(), slug
         assert heading(page) == "Thoughts (1)", slug
         assert listed_count(output, f"/essays/{slug}/") == "1 thought"
     silent = essay(output, "/essays/a-silent-night/")
-    assert silent.select_one("ol.thoughts[data-baked]") is None and heading(silent) == "Thoughts"
+    assert silent.select_one("ol.comments-list[data-baked]") is None and heading(silent) == "Thoughts"
     assert handler.asked == {"unresolved-desire-to-connect": 1, "a-flaky-evening": 2, "a-silent-night": 2}
     warnings = [line for line in result.stdout.splitlines() if "not baked" in line]
     assert len(warnings) == 1 and "“A Silent Night”" in warnings[0] and "a-silent-night.md" in warnings[0], warnings

@@ -23,7 +23,7 @@ import pytest
 
 from conftest import ESSAY_PATH, Mailbox, approve_comments, free_port, invoke, thread_comments
 from kizuna import ROOT
-from test_stage import children, comment_ids, form_headers, new_path, staged
+from test_stage import CACHE_PASSED, children, comment_ids, form_headers, new_path, staged
 
 TITLE = "Unresolved Desire to Connect"
 WRITER = "writer@kizuna.test"
@@ -108,7 +108,7 @@ def test_an_edited_approved_comment_is_hidden_until_approved_again(stage, mailbo
     uri = "/essays/edited/"
     cid, cookie = posted(stage, uri, "A kind and careful thought.", author="Mika")
     approve_comments(stage.db, cid)
-    time.sleep(2.1)  # past nginx's one-second cache of the thread
+    time.sleep(CACHE_PASSED)  # past nginx's cache of the thread
     assert read(stage, uri)[cid]["text"] == "<p>A kind and careful thought.</p>"
 
     as_writer = json.dumps({"text": "The writer agrees with me.", "author": "K.A.L.T"}).encode()
@@ -124,7 +124,7 @@ def test_an_edited_approved_comment_is_hidden_until_approved_again(stage, mailbo
     for _ in range(2):  # at once (nginx may still hold the approved text) and after the cache
         shown = read(stage, uri)
         assert "spam.example" not in json.dumps(shown) and "Someone else" not in json.dumps(shown), shown
-        time.sleep(2.1)
+        time.sleep(CACHE_PASSED)
     assert cid not in read(stage, uri)
     assert re.search(rf"^\s*{cid}\s+{re.escape(uri)}\s+Someone else", pending_listing(stage), re.M)
     mail = admin_mail(mailbox, "Edited comment waits on Edited", cid)
@@ -132,7 +132,7 @@ def test_an_edited_approved_comment_is_hidden_until_approved_again(stage, mailbo
     assert "Buy cheap pills" in body and f"/isso/id/{cid}/activate/" in body
 
     approve_comments(stage.db, cid)
-    time.sleep(2.1)
+    time.sleep(CACHE_PASSED)
     assert read(stage, uri)[cid]["author"] == "Someone else"
 
 
@@ -258,7 +258,7 @@ def test_no_author_hash_or_notification_choice_in_public_answers(stage):
     status, _, guess = post(stage, uri, "A stranger guessing.", email="mika@example.org")
     assert status == 202 and "hash" not in guess
     approve_comments(stage.db, cid)
-    time.sleep(2.1)
+    time.sleep(CACHE_PASSED)
     shown = read(stage, uri)[cid]
     assert "hash" not in shown and "notification" not in shown and "email" not in shown, shown
     status, _, view = stage.request("GET", f"/isso/id/{cid}", headers={"Cookie": edit_cookie(headers, cid)})
@@ -440,7 +440,7 @@ def test_a_reply_under_a_waiting_parent_is_not_counted(stage):
     reply, _ = posted(stage, uri, "A reply, approved first.", parent=parent)
     shown, _ = posted(stage, uri, "Another comment, approved.")
     approve_comments(stage.db, reply, shown)
-    time.sleep(2.1)
+    time.sleep(CACHE_PASSED)
     assert set(read(stage, uri)) == {shown}
     status, _, counts = stage.request("POST", "/isso/count", json.dumps([uri]).encode(), form_headers(stage.url))
     assert (status, json.loads(counts)) == (200, [1])

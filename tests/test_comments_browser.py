@@ -3,7 +3,8 @@
 Chromium (conftest.browser, driven by Playwright) opens the essay served by
 kizuna.serve, built against an Isso of its own (conftest.live_comments). The
 widget loads only when the reader nears the comments; the reader writes a
-comment with a name and sends it; Isso shows it to them as waiting for
+comment with a name and sends it, in the widget as ISSO_OPTIONS set it up
+(our words, no votes, no avatars); Isso shows it to them as waiting for
 moderation; another reader does not see it; the writer approves it with
 `invoke comments.approve`; a fresh reader then sees it in the widget; a
 rebuild bakes it into the page, where it reads without JavaScript; and when
@@ -136,7 +137,7 @@ def test_comment_is_written_moderated_shown_and_baked(browser, live_comments, sc
         seen = watch(page)
         held = hold_embed(page)
         page.goto(site.essay_url)
-        assert page.locator("#comments ol.thoughts").count() == 0  # nothing approved yet
+        assert page.locator("#comments ol.comments-list").count() == 0  # nothing approved yet
         assert_lazy_until_scrolled(page, seen)
         problems = [f"author's page, no comments yet: {jump}"
                     for jump in heading_jumps(page, held, "#isso-thread .isso-postbox .isso-textarea")]
@@ -161,6 +162,12 @@ def test_comment_is_written_moderated_shown_and_baked(browser, live_comments, sc
         note = mine.locator(".isso-note")
         assert note.is_visible() and "moderation" in note.inner_text().lower(), note.inner_text()
         assert seen["errors"] == []
+        # ISSO_OPTIONS reached the widget: our words, no votes, no avatars, no Isso stylesheet.
+        assert page.locator("#isso-postbox-author").get_attribute("placeholder") == "Anonymous"
+        assert textarea.get_attribute("placeholder") == "Your thoughts (at least 3 characters)"
+        assert page.locator("#isso-thread .isso-post-action input[type=submit]").get_attribute("value") == "Send"
+        assert mine.locator(".isso-upvote, .isso-avatar").count() == 0
+        assert page.locator("#isso-style").count() == 0
         findings = {"the author's page, comment awaiting moderation": axe_violations(page)}
 
         # --- Another reader, before approval, sees nothing ---------------------
@@ -191,7 +198,7 @@ def test_comment_is_written_moderated_shown_and_baked(browser, live_comments, sc
         site.rebuild()
         static = open_page(browser, scheme, contexts, java_script_enabled=False)
         static.goto(site.essay_url)
-        baked = static.locator(f"#comments ol.thoughts[data-baked] > li#isso-{cid}")
+        baked = static.locator(f"#comments ol.comments-list[data-baked] > li#isso-{cid}")
         assert baked.count() == 1
         baked.scroll_into_view_if_needed()
         assert baked.is_visible()
@@ -205,11 +212,11 @@ def test_comment_is_written_moderated_shown_and_baked(browser, live_comments, sc
         held = hold_embed(page)
         page.goto(site.essay_url)
         assert_lazy_until_scrolled(page, seen)
-        assert page.locator(f"ol.thoughts[data-baked] #isso-{cid}").count() == 1
+        assert page.locator(f"ol.comments-list[data-baked] #isso-{cid}").count() == 1
         problems += [f"reader's page, one baked comment: {jump}"
                      for jump in heading_jumps(page, held, f"#isso-root #isso-{cid}")]
         assert seen["embed"] == [site.isso.url + EMBED]
-        assert page.locator("ol.thoughts[data-baked]").count() == 0, "the baked list stayed beside the widget"
+        assert page.locator("ol.comments-list[data-baked]").count() == 0, "the baked list stayed beside the widget"
         assert page.locator(f'[id="isso-{cid}"]').count() == 1, "the comment shows twice"
         assert page.locator("#comments").get_by_text(TEXT).count() == 1
         assert seen["errors"] == []

@@ -4,13 +4,16 @@ view, alt-text warnings and per-essay comment switches."""
 
 import gzip
 import hashlib
+import io
 import json
 import re
+import tokenize
 
 import pytest
 from bs4 import BeautifulSoup
 
 from conftest import invoke
+from kizuna import DEV_SETTINGS, ROOT
 
 ESSAY = "essays/unresolved-desire-to-connect/index.html"
 SITE = "https://kizuna.example.org"
@@ -98,3 +101,58 @@ def test_image_without_alt_text_is_named_and_comments_can_be_off(repo_copy):
     assert not page.find("a", href="#comments")
     essay = soup(repo_copy / "output", ESSAY)
     assert essay.find(id="comments") and essay.find("a", href="#comments")
+
+
+# --- The theme reads the comment rules and options; it does not make them ------
+
+THEME = ROOT / "theme"
+
+
+def test_templates_read_the_comment_rules_the_plugin_decided():
+    """Whether comments are open and the thread's id come from
+    plugins/baked_comments (article.comments_open, article.comments_thread)."""
+    for path in (THEME / "templates").rglob("*.html"):
+        text = path.read_text(encoding="utf-8")
+        assert "COMMENTS_THREAD_ID" not in text, path
+        assert not re.search(r"\.comments\b(?!_)", text), f"{path} reads the Comments: field itself"
+        assert not re.search(r"""["']off["']""", text), path
+
+
+def test_kizuna_js_names_no_isso_option():
+    """The widget's options live in ISSO_OPTIONS; kizuna.js copies whatever
+    data-isso-* attributes the thread carries."""
+    from pelican.settings import read_settings
+
+    script = (THEME / "static/js/kizuna.js").read_text(encoding="utf-8")
+    options = read_settings(str(DEV_SETTINGS))["ISSO_OPTIONS"]
+    names = {"lang", *options, *(re.sub(r"-text-[a-z_-]+$", "", name) for name in options)}
+    for name in names:
+        assert f'"{name}"' not in script and f"'{name}'" not in script and f"data-isso-{name}" not in script, name
+    assert "-text-" not in script
+    for value in options.values():
+        assert not isinstance(value, str) or len(value) < 6 or value not in script, value
+
+
+def code_outside_strings(path):
+    """A file's identifiers and markup, without its comments and quoted text."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".py":
+        return " ".join(token.string for token in tokenize.generate_tokens(io.StringIO(text).readline)
+                        if token.type == tokenize.NAME)
+    if path.suffix == ".html":  # what Jinja reads: inside {{ }} and {% %}, and attribute names
+        tags = re.findall(r"\{\{.*?\}\}|\{%.*?%\}", text, flags=re.S)
+        return " ".join(tags + re.findall(r"\s([\w-]+)=", text) + re.findall(r'class="([^"]*)"', text))
+    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
+    text = re.sub(r"(?m)^\s*//.*$|\s//\s.*$", " ", text)
+    return re.sub(r'"(?:\\.|[^"\\])*"' if path.suffix == ".js" else r"(?!)", '""', text)
+
+
+def test_code_says_comments():
+    """Readers read "Thoughts"; the code says comments (identifiers, template
+    variables, attributes, CSS classes). Reader-facing words are left as they are."""
+    sources = [*THEME.rglob("*.html"), *THEME.rglob("*.js"), *THEME.rglob("*.css"),
+               *(ROOT / "plugins").rglob("*.py"), *(ROOT / "kizuna").rglob("*.py"), *(ROOT / "tests").glob("*.py"),
+               ROOT / "tasks.py", ROOT / "pelicanconf.py", ROOT / "publishconf.py"]
+    offenders = [str(path.relative_to(ROOT)) for path in sources
+                       if re.search(r"thought", code_outside_strings(path), flags=re.I)]
+    assert not offenders

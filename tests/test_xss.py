@@ -133,7 +133,7 @@ def assert_layout_holds(page, where):
 
 LIVE_DOM = """(badSchemes) => {
     const found = [];
-    const comments = document.querySelectorAll("#isso-root .isso-comment, ol.thoughts > li");
+    const comments = document.querySelectorAll("#isso-root .isso-comment, ol.comments-list > li");
     for (const el of document.querySelectorAll("#comments, #comments *")) {
         for (const attr of el.attributes) {
             const name = attr.name.toLowerCase();
@@ -158,7 +158,7 @@ def assert_dom_inert(page, where, tags):
     or forbidden elements inside the rendered comments."""
     result = page.evaluate(LIVE_DOM, list(BAD_SCHEMES))
     assert result["found"] == [], f"{where}: scripting left in the DOM:\n" + "\n".join(result["found"])
-    selector = ", ".join(f"{scope} {tag}" for scope in ("#isso-root", "ol.thoughts") for tag in sorted(tags))
+    selector = ", ".join(f"{scope} {tag}" for scope in ("#isso-root", "ol.comments-list") for tag in sorted(tags))
     elements = page.evaluate(f"""() => Array.from(document.querySelectorAll({selector!r}),
                                        e => e.outerHTML.slice(0, 160))""")
     assert elements == [], f"{where}: forbidden elements among the comments:\n" + "\n".join(elements)
@@ -201,7 +201,7 @@ def test_detector_catches_a_real_execution(browser):
         page.set_content('<section id="comments" style="overflow:hidden"><p style="width:2000px">w</p></section>')
         with pytest.raises(AssertionError, match="wider than #comments"):
             assert_layout_holds(page, "sanity")
-        page.set_content('<section id="comments"><ol class="thoughts"><li><article><p><a href=" java\tscript:x">'
+        page.set_content('<section id="comments"><ol class="comments-list"><li><article><p><a href=" java\tscript:x">'
                          'x</a></p></article></li></ol></section>')
         with pytest.raises(AssertionError, match="scripting left"):
             assert_dom_inert(page, "sanity", FORBIDDEN_TAGS)
@@ -210,7 +210,7 @@ def test_detector_catches_a_real_execution(browser):
 
 
 def test_static_check_catches_scripting():
-    bad = ('<section id="comments"><ol class="thoughts"><li><p><a href="&#x6A;ava&#x09;script:x">x</a>'
+    bad = ('<section id="comments"><ol class="comments-list"><li><p><a href="&#x6A;ava&#x09;script:x">x</a>'
            '<b onclick="x">b</b><svg></svg></p></li></ol></section>')
     assert len(static_problems(bad)) == 3
 
@@ -221,29 +221,28 @@ def test_static_check_catches_scripting():
 def hostile_site(tmp_path_factory):
     """Every payload posted three ways, all that Isso took approved with one
     `invoke comments.approve` call, and the site rebuilt with them baked."""
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        running = live_comments_running(tmp_path_factory.mktemp("xss"), monkeypatch)
-        try:
-            site = next(running)
-            started = time.monotonic()
-            posted = []
-            for n, payload in enumerate(PAYLOADS, 1):
-                for f, field in enumerate(FIELDS):
-                    # One reader per comment (Isso allows three top-level comments per address).
-                    reader = f"10.{(3 * n + f) // 250}.{(3 * n + f) % 250}.7"
-                    fields = {"text": payload} if field == "text" else {"text": f"Payload {n} as {field}.",
-                                                                          field: payload}
-                    status, answer = site.post(reader=reader, **fields)
-                    posted.append(SimpleNamespace(n=n, field=field, status=status, answer=answer,
-                                                  id=answer["id"] if status in (201, 202) else None))
-            accepted = [p for p in posted if p.id is not None]
-            site.approve(*(p.id for p in accepted))
-            site.rebuild()
-            print(f"\nposted {len(posted)} comments in {time.monotonic() - started:.1f}s; "
-                  f"Isso took {len(accepted)}")
-            yield SimpleNamespace(site=site, posted=posted, accepted=accepted)
-        finally:
-            running.close()
+    running = live_comments_running(tmp_path_factory.mktemp("xss"))
+    try:
+        site = next(running)
+        started = time.monotonic()
+        posted = []
+        for n, payload in enumerate(PAYLOADS, 1):
+            for f, field in enumerate(FIELDS):
+                # One reader per comment (Isso allows three top-level comments per address).
+                reader = f"10.{(3 * n + f) // 250}.{(3 * n + f) % 250}.7"
+                fields = {"text": payload} if field == "text" else {"text": f"Payload {n} as {field}.",
+                                                                      field: payload}
+                status, answer = site.post(reader=reader, **fields)
+                posted.append(SimpleNamespace(n=n, field=field, status=status, answer=answer,
+                                              id=answer["id"] if status in (201, 202) else None))
+        accepted = [p for p in posted if p.id is not None]
+        site.approve(*(p.id for p in accepted))
+        site.rebuild()
+        print(f"\nposted {len(posted)} comments in {time.monotonic() - started:.1f}s; "
+              f"Isso took {len(accepted)}")
+        yield SimpleNamespace(site=site, posted=posted, accepted=accepted)
+    finally:
+        running.close()
 
 
 def test_isso_takes_every_text_and_every_plain_name(hostile_site):
@@ -292,7 +291,7 @@ def test_live_widget_runs_no_payload_and_keeps_the_layout(browser, hostile_site,
         page.locator("#comments").scroll_into_view_if_needed()
         page.wait_for_function(f"() => document.querySelectorAll('#isso-root > .isso-comment').length >= {expected}")
         assert page.locator("#isso-root > .isso-comment").count() == expected
-        assert page.locator("ol.thoughts[data-baked]").count() == 0
+        assert page.locator("ol.comments-list[data-baked]").count() == 0
         assert_every_comment_shows_its_text(page, hostile_site, ".isso-text")
         page.evaluate("() => document.getElementById('isso-root').lastElementChild.scrollIntoView()")
         page.wait_for_load_state("networkidle")
@@ -315,7 +314,7 @@ def test_baked_comments_run_no_payload_and_keep_the_layout(browser, hostile_site
         page.goto(site.essay_url)
         page.wait_for_load_state("networkidle")
         # Every approved comment is baked (text, author and website comments alike).
-        assert page.locator("ol.thoughts[data-baked] > li").count() == expected
+        assert page.locator("ol.comments-list[data-baked] > li").count() == expected
         assert_every_comment_shows_its_text(page, hostile_site, "article")
         poke(page)
         page.wait_for_timeout(500)
@@ -339,7 +338,7 @@ def static_problems(document: str) -> list[str]:
             value = " ".join(value) if isinstance(value, list) else value
             if name.lower().startswith("on"):
                 problems.append(f"<{element.name} {name}=...>: {str(element)[:160]}")
-            if name.lower() == "style" and element.find_parent("ol", class_="thoughts"):
+            if name.lower() == "style" and element.find_parent("ol", class_="comments-list"):
                 problems.append(f"<{element.name} style=...>: {str(element)[:160]}")
             if name.lower() in URL_ATTRIBUTES:
                 # The browser drops whitespace and control characters around and
@@ -355,7 +354,7 @@ def static_problems(document: str) -> list[str]:
 def test_baked_html_holds_no_scripting(hostile_site):
     document = hostile_site.site.essay_html.read_text(encoding="utf-8")
     section = BeautifulSoup(document, "html.parser").select_one("section#comments")
-    assert len(section.select("ol.thoughts[data-baked] > li")) == len(hostile_site.accepted)
+    assert len(section.select("ol.comments-list[data-baked] > li")) == len(hostile_site.accepted)
     # The section holds no elements but the template's own.
     names = {element.name for element in section.find_all(True)}
     assert static_problems(document) == []

@@ -71,9 +71,12 @@ def export(db=None, out=None, approved_only: bool = False) -> tuple[str | None, 
         return text, summary
     path = Path(out).expanduser()
     try:
-        with path.open("x", encoding="utf-8") as file:
-            file.write(text)
+        file = path.open("x", encoding="utf-8")
     except FileExistsError:
         raise CommentError(f"{path} already exists; choose a new file name (an export never replaces a file).")
+    except OSError as error:  # no such folder, not allowed
+        raise CommentError(f"Could not make {path}: {error.strerror}.") from None
+    with file:
+        file.write(text)
     path.chmod(0o600)
     return None, f"Wrote {summary} to {path}"

@@ -38,7 +38,7 @@ from itsdangerous import BadSignature, SignatureExpired
 from werkzeug.exceptions import Forbidden, NotFound, ServiceUnavailable
 from werkzeug.routing import Map, Rule
 
-from kizuna import DEFAULT_AUTHOR, OUTPUT
+from kizuna.settings import site_value
 from kizuna.comments.confirmations import Confirmations
 
 logger = logging.getLogger("kizuna.comments")
@@ -57,9 +57,9 @@ class Rules:
 
     @classmethod
     def from_environment(cls, environ) -> "Rules":
-        return cls(threads=Path(environ.get("KIZUNA_ISSO_THREADS") or OUTPUT / "comment-threads.json"),
-                   writer=environ.get("KIZUNA_AUTHOR") or DEFAULT_AUTHOR,
-                   link_days=float(environ.get("KIZUNA_ISSO_LINK_DAYS") or 7))
+        """From the comment server's environment, as kizuna.comments.settings completes it."""
+        return cls(threads=Path(environ["KIZUNA_ISSO_THREADS"]), writer=site_value("KIZUNA_AUTHOR", environ=environ),
+                   link_days=float(environ["KIZUNA_ISSO_LINK_DAYS"]))
 
 
 def install(isso, settings: Rules) -> Confirmations:

@@ -1,4 +1,5 @@
-"""The environment that comments/isso.cfg expands.
+"""The environment that comments/isso.cfg expands, from the settings table
+(kizuna/settings.py: names, defaults, what production requires).
 
 Development: everything has a loopback default, and the secrets (admin
 password, hash salt) are generated once into comments/data/secrets.env, which
@@ -11,7 +12,9 @@ import os
 import secrets
 from pathlib import Path
 
-from kizuna import DEFAULT_AUTHOR, OUTPUT, ROOT
+from kizuna import OUTPUT, ROOT
+from kizuna import settings as table
+from kizuna.errors import KizunaError
 
 CONFIG = ROOT / "comments" / "isso.cfg"
 DATA = ROOT / "comments" / "data"
@@ -20,10 +23,12 @@ ISSO_HOST = "127.0.0.1"
 ISSO_PORT = 8080
 # Isso ships this salt in its default config; it is public knowledge.
 PUBLIC_DEFAULT_SALT = "Eech7co8Ohloopo9Ol6baimi"
-SECRET_NAMES = ("KIZUNA_ISSO_ADMIN_PASSWORD", "KIZUNA_ISSO_SALT")
+# Made once for development and kept untracked (comments/data/secrets.env).
+SECRET_NAMES = tuple(setting.name for setting in table.SETTINGS
+                     if setting.secret and setting.production == table.REQUIRED)
 
 
-class ConfigError(Exception):
+class ConfigError(KizunaError):  # kizuna.errors.KizunaError
     pass
 
 
@@ -49,74 +54,58 @@ def development_secrets(path: Path = SECRETS) -> dict[str, str]:
     return values
 
 
+def _filled(environment: dict, column: str, context: dict | None = None) -> dict[str, str]:
+    """The environment with every comment-server setting in it: given
+    values win, then the table's defaults from `column` (a Default is worked
+    out after the plain values, so it sees them); an empty value counts as
+    none given (an EnvironmentFile line `NAME=` means "the default"). Isso
+    never meets an unexpanded ${NAME}: a setting with no default is empty."""
+    rows = [setting for setting in table.SETTINGS if setting.group == table.COMMENTS]
+    for setting in rows:
+        if not environment.get(setting.name, "").strip():
+            environment.pop(setting.name, None)
+    for setting in rows:
+        default = getattr(setting, column)
+        if isinstance(default, str) and default not in (table.REQUIRED, table.REQUIRED_FOR_MAIL):
+            environment.setdefault(setting.name, default)
+    for setting in rows:
+        default = getattr(setting, column)
+        if isinstance(default, table.Default):
+            environment.setdefault(setting.name, default.pick({**environment, **(context or {})}))
+        environment.setdefault(setting.name, "")
+    return environment
+
+
 def development_environment(site_origin: str = "http://127.0.0.1:8000", port: int = ISSO_PORT,
                             db: Path = DATA / "comments.db", base: dict | None = None) -> dict[str, str]:
-    """Everything isso.cfg needs to run on loopback beside `invoke serve`.
-    Values already in the environment (e.g. real SMTP settings) win."""
+    """Everything isso.cfg needs to run on loopback beside `invoke serve`,
+    from the settings table (kizuna/settings.py). Values already in the
+    environment (e.g. real SMTP settings) win."""
     environment = dict(os.environ if base is None else base)
-    defaults = {
-        "KIZUNA_ISSO_DB": str(db),
-        "KIZUNA_ISSO_HOST": f"{site_origin}\n{site_origin.replace('127.0.0.1', 'localhost')}",
-        "KIZUNA_ISSO_NOTIFY": "smtp" if environment.get("KIZUNA_SMTP_HOST") else "stdout",
-        "KIZUNA_ISSO_REPLY_NOTIFICATIONS": "true" if environment.get("KIZUNA_SMTP_HOST") else "false",
-        "KIZUNA_ISSO_LISTEN": f"http://{ISSO_HOST}:{port}",
-        "KIZUNA_ISSO_PUBLIC_ENDPOINT": f"http://{ISSO_HOST}:{port}",
-        "KIZUNA_ISSO_TRUSTED_PROXIES": "",
-        "KIZUNA_ISSO_RATELIMIT": "2",
-        "KIZUNA_ISSO_DIRECT_REPLY": "3",
-        "KIZUNA_ISSO_THREADS": str(OUTPUT / "comment-threads.json"),
-        "KIZUNA_ISSO_LINK_DAYS": "7",
-        "KIZUNA_AUTHOR": DEFAULT_AUTHOR,
-        "KIZUNA_SMTP_HOST": "127.0.0.1",
-        "KIZUNA_SMTP_PORT": "25",
-        "KIZUNA_SMTP_SECURITY": "none",
-        "KIZUNA_SMTP_USERNAME": "",
-        "KIZUNA_SMTP_PASSWORD": "",
-        "KIZUNA_SMTP_TO": "",
-        "KIZUNA_SMTP_FROM": "",
-        **development_secrets(Path(db).parent / SECRETS.name),
-    }
-    for name, value in defaults.items():
+    for name, value in development_secrets(Path(db).parent / SECRETS.name).items():
         environment.setdefault(name, value)
+    local = {
+        "local db": str(db), "local threads": str(OUTPUT / "comment-threads.json"),
+        "local site": f"{site_origin}\n{site_origin.replace('127.0.0.1', 'localhost')}",
+        "local isso": f"http://{ISSO_HOST}:{port}",
+    }
+    _filled(environment, "development", local)
     Path(environment["KIZUNA_ISSO_DB"]).parent.mkdir(parents=True, exist_ok=True)
     return environment
 
 
-REQUIRED_IN_PRODUCTION = (
-    "KIZUNA_ISSO_DB", "KIZUNA_ISSO_THREADS", "KIZUNA_ISSO_HOST", "KIZUNA_ISSO_LISTEN", "KIZUNA_ISSO_PUBLIC_ENDPOINT",
-    "KIZUNA_ISSO_ADMIN_PASSWORD", "KIZUNA_ISSO_SALT",
-)
-# Needed when the writer is told of new comments by e-mail (the default).
-REQUIRED_FOR_MAIL = ("KIZUNA_SMTP_HOST", "KIZUNA_SMTP_TO", "KIZUNA_SMTP_FROM")
-PRODUCTION_DEFAULTS = {
-    "KIZUNA_ISSO_NOTIFY": "smtp",
-    "KIZUNA_ISSO_TRUSTED_PROXIES": "",
-    "KIZUNA_ISSO_RATELIMIT": "2",
-    "KIZUNA_ISSO_DIRECT_REPLY": "3",
-    "KIZUNA_ISSO_LINK_DAYS": "7",
-    "KIZUNA_AUTHOR": DEFAULT_AUTHOR,
-    "KIZUNA_SMTP_PORT": "587",
-    "KIZUNA_SMTP_SECURITY": "starttls",
-    "KIZUNA_SMTP_USERNAME": "",
-    "KIZUNA_SMTP_PASSWORD": "",
-}
-
-
 def production_environment(base: dict | None = None) -> dict[str, str]:
-    """The environment as given, checked: raise ConfigError naming every
-    missing or unsafe variable rather than start an unsafe comment server."""
+    """The environment as given, completed from the settings table and
+    checked: raise ConfigError naming every missing or unsafe variable rather
+    than start an unsafe comment server."""
     environment = dict(os.environ if base is None else base)
-    for name, value in PRODUCTION_DEFAULTS.items():
-        environment.setdefault(name, value)
-    mail = bool(environment.get("KIZUNA_SMTP_HOST", "").strip())
-    # Without a mail server, reply notices cannot be sent: don't offer them.
-    environment.setdefault("KIZUNA_ISSO_REPLY_NOTIFICATIONS", "true" if mail else "false")
-    for name in REQUIRED_FOR_MAIL:
-        environment.setdefault(name, "")  # so Isso never sees an unexpanded ${…}
-    required = REQUIRED_IN_PRODUCTION
-    if "smtp" in environment["KIZUNA_ISSO_NOTIFY"].lower():
-        required += REQUIRED_FOR_MAIL
-    problems = [f"{name} is not set" for name in required if not environment.get(name, "").strip()]
+    required = [setting.name for setting in table.SETTINGS if setting.group == table.COMMENTS
+                and setting.production == table.REQUIRED and not environment.get(setting.name, "").strip()]
+    _filled(environment, "production")
+    if "smtp" in environment["KIZUNA_ISSO_NOTIFY"].lower():  # the writer is told by mail
+        required += [setting.name for setting in table.SETTINGS if setting.production == table.REQUIRED_FOR_MAIL
+                     and not environment[setting.name].strip()]
+    problems = [f"{name} is not set" for name in required]
     salt = environment.get("KIZUNA_ISSO_SALT", "")
     if salt == PUBLIC_DEFAULT_SALT:
         problems.append("KIZUNA_ISSO_SALT is Isso's public default salt; anyone could confirm a guessed e-mail")

@@ -15,6 +15,7 @@ import sqlite3
 from pathlib import Path
 
 from kizuna.comments import settings
+from kizuna.errors import KizunaError
 from kizuna.processes import environment_set
 
 DEFAULT_DB = settings.DATA / "comments.db"
@@ -32,8 +33,8 @@ SCHEMA_VERSION = 5
 PUBLIC, PENDING, DELETED = 1, 2, 4  # comments.mode
 
 
-class CommentError(Exception):
-    """Something a writer must hear about, in words, with no traceback."""
+class CommentError(KizunaError):
+    """A comment tool's refusal: the database, an id, a backup."""
 
 
 def database_path(db=None) -> Path:

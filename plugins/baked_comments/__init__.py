@@ -2,12 +2,19 @@
 readers without JavaScript (and search engines) see them too; and tell the
 comment server which threads exist.
 
-Each essay gets `article.thoughts` (approved comments, replies nested, text
-re-sanitised here even though Isso sanitised it already: everything a reader
-typed is untrusted) and `article.thought_count`, the number of comments baked
-into its page. That is not Isso's /count, which also counts approved replies
-under a parent still waiting (not shown by Isso either). One POST to /count
-says which threads have comments; only those are fetched, whole.
+The comment rules are decided here, once, and templates only read them:
+every essay (drafts, hidden ones and translations too) gets
+`article.comments_open` (False when its fields say `Comments: off`) and
+`article.comments_thread`, its Isso thread id (COMMENTS_THREAD_ID); pages get
+`comments_open` False, as the comment server takes comments on essays only.
+
+Each essay also gets `article.comments_baked` (approved comments, replies
+nested, text re-sanitised here even though Isso sanitised it already:
+everything a reader typed is untrusted) and `article.comment_count`, the
+number of comments baked into its page, None when unknown. That is not Isso's
+/count, which also counts approved replies under a parent still waiting (not
+shown by Isso either). One POST to /count says which threads have comments;
+only those are fetched, whole.
 
 Every request says it comes from the site's own origin, as the pages'
 requests do: nginx in front of Isso refuses writes (and POST /count is one)
@@ -22,7 +29,9 @@ reads it to accept comments only on essays that exist, titled by the site.
 
 Settings: ISSO_BAKE_URL (where the build reaches Isso; empty turns baking
 off), COMMENTS_THREAD_ID (a format string for the stable thread id),
-COMMENTS_BAKE_TIMEOUT (seconds per request), COMMENTS_BAKE_REQUIRED.
+COMMENTS_BAKE_TIMEOUT (seconds per request), COMMENTS_BAKE_REQUIRED; and
+ISSO_OPTIONS (the widget's options, which the comments partial writes as
+data-isso-* attributes), whose names are checked here, as the build starts.
 """
 
 import html
@@ -30,6 +39,7 @@ import http.client
 import json
 import logging
 import os
+import re
 import time
 import unicodedata
 import urllib.error
@@ -40,7 +50,7 @@ from html.parser import HTMLParser
 
 import bleach
 from pelican import signals
-from pelican.generators import ArticlesGenerator
+from pelican.generators import ArticlesGenerator, PagesGenerator
 
 from kizuna import serve
 
@@ -69,12 +79,51 @@ class BakeFailed(Exception):
     """Comments could not be baked into a build that requires them."""
 
 
+class BadSetting(Exception):
+    """A setting the plugin reads cannot be used; the message says which and why."""
+
+
 def thread_id(article, settings) -> str:
     return settings.get("COMMENTS_THREAD_ID", "/essays/{slug}/").format(slug=article.slug)
 
 
 def comments_open(article) -> bool:
     return str(getattr(article, "comments", "on")).strip().lower() != "off"
+
+
+def decide(generators) -> None:
+    """The comment rules, on every essay and page a template may show. The
+    baked comments start empty and their count unknown; bake() fills them."""
+    for generator in generators:
+        if isinstance(generator, ArticlesGenerator):
+            for article in _every_article(generator):
+                article.comments_open = comments_open(article)
+                article.comments_thread = thread_id(article, generator.settings)
+                article.comments_baked, article.comment_count = [], None
+        elif isinstance(generator, PagesGenerator):
+            for page in [*generator.pages, *generator.hidden_pages, *generator.draft_pages,
+                         *generator.translations, *generator.hidden_translations, *generator.draft_translations]:
+                page.comments_open, page.comments_thread = False, None
+                page.comments_baked, page.comment_count = [], None
+
+
+# A name the partial can write as an attribute as it is (HTML lowercases it,
+# as Isso does; Isso reads "_" as "-", e.g. postbox-text-text-pt_BR).
+OPTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def check_isso_options(pelican) -> None:
+    """ISSO_OPTIONS: option name (without data-isso-) → text, number or
+    True/False. Anything else would make broken markup, so it stops the build."""
+    options = pelican.settings["ISSO_OPTIONS"] = pelican.settings.get("ISSO_OPTIONS") or {}
+    if not isinstance(options, dict):
+        raise BadSetting(f"ISSO_OPTIONS must be a dict of option name → value, not {type(options).__name__}")
+    for name, value in options.items():
+        if not (isinstance(name, str) and OPTION_NAME.fullmatch(name)):
+            raise BadSetting(f"ISSO_OPTIONS: {name!r} is not an option name (letters, digits, - and _)")
+        if not isinstance(value, (str, bool, int, float)):
+            raise BadSetting(f"ISSO_OPTIONS[{name!r}] must be text, a number, True or False, "
+                             f"not {type(value).__name__}")
 
 
 def site_origin(settings) -> str:
@@ -176,8 +225,8 @@ def shown(thread: dict) -> list[dict]:
     return [shape(comment) for comment in thread.get("replies", []) if comment.get("mode", 1) == 1]
 
 
-def size(thoughts: list[dict]) -> int:
-    return sum(1 + size(thought["replies"]) for thought in thoughts)
+def size(comments: list[dict]) -> int:
+    return sum(1 + size(comment["replies"]) for comment in comments)
 
 
 def plain_title(markup: str) -> str:
@@ -203,6 +252,11 @@ def _articles_generator(generators) -> ArticlesGenerator | None:
     return next((g for g in generators if isinstance(g, ArticlesGenerator)), None)
 
 
+def _every_article(generator: ArticlesGenerator) -> list:
+    return [*generator.articles, *generator.hidden_articles, *generator.drafts,
+            *generator.translations, *generator.hidden_translations, *generator.drafts_translations]
+
+
 def write_threads(generators) -> None:
     """comment-threads.json: every essay written with its comments open (drafts
     only where drafts are written), by thread id, with its plain-text title.
@@ -210,13 +264,10 @@ def write_threads(generators) -> None:
     articles_generator = _articles_generator(generators)
     if articles_generator is None:
         return
-    settings = articles_generator.settings
     threads = {}
-    for article in [*articles_generator.articles, *articles_generator.hidden_articles,
-                    *articles_generator.drafts, *articles_generator.translations,
-                    *articles_generator.drafts_translations]:
-        if article.save_as and comments_open(article):
-            threads.setdefault(thread_id(article, settings), plain_title(article.title))
+    for article in _every_article(articles_generator):
+        if article.save_as and article.comments_open:
+            threads.setdefault(article.comments_thread, plain_title(article.title))
     os.makedirs(articles_generator.output_path, exist_ok=True)
     with open(os.path.join(articles_generator.output_path, THREADS_FILE), "w", encoding="utf-8") as file:
         json.dump({"threads": threads}, file, ensure_ascii=False, indent=1, sort_keys=True)
@@ -230,9 +281,7 @@ def bake(generators):
     settings = articles_generator.settings
     base = settings.get("ISSO_BAKE_URL") or ""
     required = bool(settings.get("COMMENTS_BAKE_REQUIRED"))
-    articles = [a for a in articles_generator.articles if comments_open(a)]
-    for article in articles_generator.articles:
-        article.thoughts, article.thought_count = [], None
+    articles = [a for a in articles_generator.articles if a.comments_open]
     # Pages refresh counts live only when Isso answered at build time: a
     # comment server that is not there would only fill consoles with errors.
     articles_generator.context["COMMENTS_BAKED"] = False
@@ -244,7 +293,7 @@ def bake(generators):
         return
     isso = Isso(base, site_origin(settings), float(settings.get("COMMENTS_BAKE_TIMEOUT") or TIMEOUT))
     try:
-        counts, problem = isso.count([thread_id(article, settings) for article in articles]), None
+        counts, problem = isso.count([article.comments_thread for article in articles]), None
     except IssoUnreachable as error:
         counts, problem = [], error
     if problem:  # out of the except block: the failure is told, not its traceback
@@ -257,22 +306,22 @@ def bake(generators):
     failures = []
     for article, count in zip(articles, counts):
         if not count:
-            article.thought_count = 0
+            article.comment_count = 0
             continue
         try:
-            thoughts, problem = shown(isso.thread(thread_id(article, settings))), None
+            comments, problem = shown(isso.thread(article.comments_thread)), None
         except IssoUnreachable as error:
-            thoughts, problem = [], error
+            comments, problem = [], error
         except (KeyError, TypeError, ValueError) as error:  # a comment without id or date
-            thoughts, problem = [], IssoUnreachable(f"{base} (thread {thread_id(article, settings)}): "
-                                                        f"a comment Isso sent is malformed ({error!r})")
+            comments, problem = [], IssoUnreachable(f"{base} (thread {article.comments_thread}): "
+                                                    f"a comment Isso sent is malformed ({error!r})")
         if problem:
             failures.append(f"“{plain_title(article.title)}” ({problem})")
             if not required:
                 logger.warning("Comments not baked into “%s” (%s): %s. Its page still loads them live.",
                                plain_title(article.title), os.path.relpath(article.source_path), problem)
             continue
-        article.thoughts, article.thought_count = thoughts, size(thoughts)
+        article.comments_baked, article.comment_count = comments, size(comments)
     if failures and required:
         _fail("; ".join(failures))
 
@@ -284,6 +333,14 @@ def _fail(reason: str):
     raise BakeFailed(message)
 
 
+def finalized(generators):
+    """Once every generator has read its content, before any page is written:
+    the rules first, then what reads them."""
+    decide(generators)
+    write_threads(generators)
+    bake(generators)
+
+
 def register():
-    signals.all_generators_finalized.connect(write_threads)
-    signals.all_generators_finalized.connect(bake)
+    signals.initialized.connect(check_isso_options)
+    signals.all_generators_finalized.connect(finalized)

@@ -69,24 +69,10 @@
     var script = document.createElement("script");
     script.src = endpoint + "/js/embed.min.js";
     script.setAttribute("data-isso", endpoint);
-    script.setAttribute("data-isso-css", "false");  // styled by comments.css, in both themes
-    script.setAttribute("data-isso-lang", document.documentElement.lang || "en");
-    script.setAttribute("data-isso-vote", "false");  // a place to answer, not to score
-    script.setAttribute("data-isso-avatar", "false");
-    script.setAttribute("data-isso-gravatar", "false");
-    // Gentler words than Isso's defaults; anonymity is the default, not a gap.
-    var words = {
-      "postbox-text": "Your thoughts (at least 3 characters)",
-      "postbox-author": "Name (optional, leave empty to stay anonymous)",
-      "postbox-author-placeholder": "Anonymous",
-      "postbox-email": "E-mail (optional, never shown)",
-      "postbox-email-placeholder": "only for reply notices",
-      "postbox-website-placeholder": "https://",
-      "postbox-submit": "Send",
-      "postbox-notification": "E-mail me when someone replies"
-    };
-    Object.keys(words).forEach(function (key) {
-      script.setAttribute("data-isso-" + key + "-text-en", words[key]);
+    // The widget's options (ISSO_OPTIONS in pelicanconf.py), which the theme
+    // writes on the thread: Isso reads them from its script tag.
+    Array.prototype.forEach.call(thread.attributes, function (attribute) {
+      if (/^data-isso-/.test(attribute.name)) script.setAttribute(attribute.name, attribute.value);
     });
     script.onerror = function () {
       if (button) button.parentNode.textContent = "Writing a comment is not possible just now; please try again later.";
@@ -116,9 +102,9 @@
 (function () {
   var list = document.querySelector("[data-isso-counts]");
   if (!list || !window.fetch) return;
-  var links = list.querySelectorAll("a[data-thoughts]");
+  var links = list.querySelectorAll("a[data-comments]");
   if (!links.length) return;
-  var ids = Array.prototype.map.call(links, function (link) { return link.dataset.thoughts; });
+  var ids = Array.prototype.map.call(links, function (link) { return link.dataset.comments; });
   fetch(list.dataset.issoCounts.replace(/\/+$/, "") + "/count", {
     method: "POST",
     headers: { "Content-Type": "application/json" },

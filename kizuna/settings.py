@@ -1,0 +1,185 @@
+"""Every setting Kizuna reads from the environment, in one table.
+
+Each row says what the setting is for, its value while writing (development)
+and in production (a default, REQUIRED, or REQUIRED_FOR_MAIL), and whether it
+is a secret. Everything else reads this table:
+
+  * pelicanconf.py and publishconf.py take the site's settings from it;
+  * kizuna.comments.settings fills in the comment server's environment for
+    development and checks it for production (comments/isso.cfg expands the
+    KIZUNA_ISSO_* and KIZUNA_SMTP_* names);
+  * deploy/isso.env.example.j2 lists the comment server's rows;
+  * the README's settings tables are made from it (`python -m kizuna.settings`
+    rewrites them; tests/test_settings.py fails while they differ), and that
+    test also fails when code, isso.cfg or a template uses a KIZUNA_ name the
+    table does not list.
+
+A new setting is a row here (and, for Isso, a line in comments/isso.cfg).
+"""
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+REQUIRED = "required"
+REQUIRED_FOR_MAIL = "required for mail"
+SITE, COMMENTS = "site", "comments"  # who reads it: the build and publish, or the comment server
+
+
+@dataclass(frozen=True)
+class Default:
+    """A default that depends on other settings: pick(environment) → value;
+    `words` says it for the README."""
+    pick: Callable[[dict], str]
+    words: str
+
+
+def _mail_on(environment: dict) -> bool:
+    return bool(environment.get("KIZUNA_SMTP_HOST", "").strip())
+
+
+WHEN_MAIL_SMTP = Default(lambda env: "smtp" if _mail_on(env) else "stdout",
+                         "`smtp` when `KIZUNA_SMTP_HOST` is set, else `stdout`")
+WHEN_MAIL_TRUE = Default(lambda env: "true" if _mail_on(env) else "false",
+                         "`true` when `KIZUNA_SMTP_HOST` is set, else `false`")
+# While writing, the comment server's addresses and files follow what `invoke
+# serve` starts: kizuna.comments.settings.development_environment passes them
+# in under these keys.
+LOCAL = {
+    "db": Default(lambda env: env["local db"], "`comments/data/comments.db`"),
+    "threads": Default(lambda env: env["local threads"], "`output/comment-threads.json`"),
+    "site_origin": Default(lambda env: env["local site"], "the local site, `http://127.0.0.1:8000`"),
+    "isso": Default(lambda env: env["local isso"], "`http://127.0.0.1:8080`"),
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    group: str
+    help: str
+    # While writing: a value, a Default, or None (not used).
+    development: str | Default | None
+    # In production: a value, a Default, REQUIRED, REQUIRED_FOR_MAIL, or None (not used).
+    production: str | Default | None
+    secret: bool = False
+
+
+SETTINGS = (
+    # --- The site: read by the build (pelicanconf.py, publishconf.py) and by invoke publish.
+    Setting("KIZUNA_SITEURL", SITE, "the public address of the site, e.g. `https://essays.example.org`",
+            "", "https://kizuna.example.org"),
+    Setting("KIZUNA_SITENAME", SITE, "the site's title", "Kizuna", "Kizuna"),
+    Setting("KIZUNA_AUTHOR", SITE, "your name as the site signs essays; no reader may comment under it "
+            "(the comment server reads it too)", "K.A.L.T", "K.A.L.T"),
+    Setting("KIZUNA_DEV_ISSO_URL", SITE, "where pages built while writing find Isso (`invoke serve` and "
+            "`invoke livereload` point them at the Isso they start)", "http://127.0.0.1:8080/", None),
+    Setting("KIZUNA_ISSO_URL", SITE, "the public address of the comment server", None,
+            Default(lambda env: site_value("KIZUNA_SITEURL", True, env).rstrip("/") + "/isso/",
+                    "`$KIZUNA_SITEURL/isso/`")),
+    Setting("KIZUNA_ISSO_BAKE_URL", SITE, "where a production build reads approved comments (`invoke publish` "
+            "stops if it cannot)", None, Default(lambda env: site_value("KIZUNA_ISSO_URL", True, env),
+                                                  "`$KIZUNA_ISSO_URL`")),
+    Setting("KIZUNA_DEPLOY_TARGET", SITE, "where `invoke publish` sends the site (an rsync destination)",
+            None, REQUIRED),
+    Setting("KIZUNA_DEPLOY_SSH", SITE, "the ssh command rsync should use, e.g. `ssh -p 2222`", None, ""),
+    # --- The comment server: comments/isso.cfg expands these (Isso 0.14 reads ${NAME}).
+    Setting("KIZUNA_ISSO_DB", COMMENTS, "the database file", LOCAL["db"], REQUIRED),
+    Setting("KIZUNA_ISSO_THREADS", COMMENTS, "the published site's `comment-threads.json` (every build writes it): "
+            "only those essays take comments", LOCAL["threads"], REQUIRED),
+    Setting("KIZUNA_ISSO_HOST", COMMENTS, "the site's origin, e.g. `https://essays.example.org`: only its pages "
+            "may post", LOCAL["site_origin"], REQUIRED),
+    Setting("KIZUNA_ISSO_LISTEN", COMMENTS, "the address the comment server binds, e.g. `http://127.0.0.1:8080`",
+            LOCAL["isso"], REQUIRED),
+    Setting("KIZUNA_ISSO_PUBLIC_ENDPOINT", COMMENTS, "where readers reach Isso, e.g. "
+            "`https://essays.example.org/isso` (no trailing slash); the links in moderation mail start with it",
+            LOCAL["isso"], REQUIRED),
+    Setting("KIZUNA_ISSO_ADMIN_PASSWORD", COMMENTS, "the password of Isso's admin page", None, REQUIRED, secret=True),
+    Setting("KIZUNA_ISSO_SALT", COMMENTS, "a random secret of 16 characters or more (never Isso's public default), "
+            "e.g. from `python3 -c \"import secrets; print(secrets.token_hex(16))\"`", None, REQUIRED, secret=True),
+    Setting("KIZUNA_ISSO_NOTIFY", COMMENTS, "how you hear of new comments: `smtp` (mail) or `stdout` (the log)",
+            WHEN_MAIL_SMTP, "smtp"),
+    Setting("KIZUNA_ISSO_REPLY_NOTIFICATIONS", COMMENTS, "whether readers may ask to be told of replies (they "
+            "confirm their address first)", WHEN_MAIL_TRUE, WHEN_MAIL_TRUE),
+    Setting("KIZUNA_ISSO_TRUSTED_PROXIES", COMMENTS, "proxies beyond the first whose `X-Forwarded-For` Isso may "
+            "trust; Isso takes the last hop as the reader's address, so let nothing but your proxy reach it",
+            "", ""),
+    Setting("KIZUNA_ISSO_RATELIMIT", COMMENTS, "comments one reader may post per minute", "2", "2"),
+    Setting("KIZUNA_ISSO_DIRECT_REPLY", COMMENTS, "top-level comments one network may leave on one essay per hour",
+            "3", "3"),
+    Setting("KIZUNA_ISSO_EDIT_WINDOW", COMMENTS, "how long readers may edit or delete their own comment "
+            "(Isso's `max-age`: `15m`, `1h`…)", "15m", "15m"),
+    Setting("KIZUNA_ISSO_LINK_DAYS", COMMENTS, "days a moderation link in your mail works", "7", "7"),
+    Setting("KIZUNA_SMTP_HOST", COMMENTS, "your mail server", "", REQUIRED_FOR_MAIL),
+    Setting("KIZUNA_SMTP_TO", COMMENTS, "where moderation mail goes (you)", "", REQUIRED_FOR_MAIL),
+    Setting("KIZUNA_SMTP_FROM", COMMENTS, "the sender, with a name: `Kizuna comments <comments@example.org>` "
+            "(without one, Isso signs as \"Ich schrei sonst!\")", "", REQUIRED_FOR_MAIL),
+    Setting("KIZUNA_SMTP_PORT", COMMENTS, "the mail server's port: `587` with `starttls`, `465` with `ssl`",
+            "25", "587"),
+    Setting("KIZUNA_SMTP_SECURITY", COMMENTS, "`starttls`, `ssl` or `none`", "none", "starttls"),
+    Setting("KIZUNA_SMTP_USERNAME", COMMENTS, "the mail login, if your server wants one", "", ""),
+    Setting("KIZUNA_SMTP_PASSWORD", COMMENTS, "its password", "", "", secret=True),
+)
+BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+def site_value(name: str, production: bool = False, environ=None) -> str:
+    """A site setting as the build reads it: the environment's, else the table's default."""
+    environ = os.environ if environ is None else environ
+    setting = BY_NAME[name]
+    default = setting.production if production else setting.development
+    if environ.get(name) is not None:
+        return environ[name]
+    if isinstance(default, Default):
+        return default.pick(environ)
+    return "" if default in (None, REQUIRED, REQUIRED_FOR_MAIL) else default
+
+
+# --- The README's tables -------------------------------------------------------
+
+def _shown(value) -> str:
+    if value is None:
+        return "not used"
+    if isinstance(value, Default):
+        return value.words
+    if value in (REQUIRED, REQUIRED_FOR_MAIL):
+        return value
+    return "none" if value == "" else f"`{value}`"
+
+
+def readme_table(group: str) -> str:
+    rows = ["| variable | meaning | while writing | in production |", "|---|---|---|---|"]
+    for setting in SETTINGS:
+        if setting.group == group:
+            secret = " (a secret)" if setting.secret else ""
+            development = "made once, kept in `comments/data/secrets.env`" if setting.secret and \
+                setting.development is None else _shown(setting.development)
+            rows.append(f"| `{setting.name}` | {setting.help}{secret} | {development} | {_shown(setting.production)} |")
+    return "\n".join(rows)
+
+
+def _marker(group: str) -> tuple[str, str]:
+    return f"<!-- settings: {group} (made by python -m kizuna.settings) -->", f"<!-- /settings: {group} -->"
+
+
+def readme_with_tables(text: str) -> str:
+    """The README's text with each generated table made anew."""
+    for group in (SITE, COMMENTS):
+        start, end = _marker(group)
+        before, found, rest = text.partition(start)
+        if not found:
+            raise ValueError(f"README.md has no {start!r} line")
+        _, found, after = rest.partition(end)
+        if not found:
+            raise ValueError(f"README.md has no {end!r} line")
+        text = f"{before}{start}\n{readme_table(group)}\n{end}{after}"
+    return text
+
+
+if __name__ == "__main__":
+    README.write_text(readme_with_tables(README.read_text(encoding="utf-8")), encoding="utf-8")
+    print(f"Wrote the settings tables into {README}", file=sys.stderr)

@@ -503,7 +503,8 @@ def gunicorn_isso(servers: Servers, work: Path, seeded: Path, args) -> dict:
     setup = staging.Stage(port=free_port(), isso_port=free_port(), prefix=work / "gunicorn", workers=3)
     place_database(seeded, setup.db)
     open_threads(setup)
-    command, env = staging.prepare(setup, extra_env={"KIZUNA_ISSO_NOTIFY": "stdout"})["comments"]
+    command, env = staging.prepare(setup, extra_env={"KIZUNA_ISSO_NOTIFY": "stdout"},
+                                  base=clean_environment())["comments"]
     process = servers.start("gunicorn-isso", command, env, setup.isso_port)
     try:
         size = check_thread(setup.isso_port, "/" + QUERY, "gunicorn")
@@ -524,7 +525,8 @@ def start_stage(servers: Servers, work: Path, seeded: Path) -> tuple[staging.Sta
     open_threads(setup)
     # Rate limits raised (the write test posts from one address, as nginx
     # tells Isso the client's own, 127.0.0.1); notices to the log, not mail.
-    commands = staging.prepare(setup, extra_env={**LIMITS_RAISED, "KIZUNA_ISSO_NOTIFY": "stdout"})
+    commands = staging.prepare(setup, extra_env={**LIMITS_RAISED, "KIZUNA_ISSO_NOTIFY": "stdout"},
+                               base=clean_environment())
     started = []
     gunicorn, env = commands["comments"]
     started.append(servers.start("stage-gunicorn", gunicorn, env, setup.isso_port))
@@ -769,10 +771,6 @@ def main() -> int:
         return 1
 
     signal.signal(signal.SIGTERM, _interrupt)  # stopped by pid: stop the servers too
-    # kizuna.stage.prepare puts the whole of os.environ under extra_env: the
-    # writer's own KIZUNA_* settings (SMTP above all) stay out of this run.
-    for name in [name for name in os.environ if name.startswith("KIZUNA_")]:
-        del os.environ[name]
     work = Path(tempfile.mkdtemp(prefix="kizuna-bench-comments-"))
     # mkdtemp makes it 0700; nginx started as root runs its workers as
     # nobody, who must reach the cache and temp folders under the stage prefix.

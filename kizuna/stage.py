@@ -58,9 +58,10 @@ def isso_environment(stage: Stage, base: dict | None = None) -> dict[str, str]:
     return comment_settings.production_environment(environment)
 
 
-def prepare(stage: Stage, extra_env: dict | None = None) -> dict[str, tuple[list[str], dict | None]]:
-    """Render the configs and return the two servers to start. extra_env
-    overrides Isso's settings (tests raise the rate limit with it)."""
+def prepare(stage: Stage, extra_env: dict | None = None, base: dict | None = None) -> dict[str, tuple[list[str], dict | None]]:
+    """Render the configs and return the two servers to start. Isso's
+    environment is `base` (default: this process's) with extra_env on top
+    (tests raise the rate limit with it)."""
     if shutil.which("nginx") is None:
         raise RuntimeError("nginx is not installed: ./setup --dev installs it (Debian's nginx)")
     for folder in ("tmp", "cache", "www"):
@@ -77,7 +78,8 @@ def prepare(stage: Stage, extra_env: dict | None = None) -> dict[str, tuple[list
     # both at 5 s the master could die first and leave its workers running.
     gunicorn = gunicorn_command(f"127.0.0.1:{stage.isso_port}", stage.workers, graceful_timeout=3)
     nginx = ["nginx", "-p", str(stage.prefix), "-c", str(stage.prefix / "nginx.conf"), "-g", "daemon off;"]
-    return {"comments": (gunicorn, isso_environment(stage, {**os.environ, **(extra_env or {})})), "nginx": (nginx, None)}
+    environment = isso_environment(stage, {**(os.environ if base is None else base), **(extra_env or {})})
+    return {"comments": (gunicorn, environment), "nginx": (nginx, None)}
 
 
 def build_site(stage: Stage) -> None:

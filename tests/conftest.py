@@ -1,35 +1,19 @@
-"""Shared fixtures: real builds of the real site, and throwaway copies of the
-repository for tests that change content or run tasks as a writer would."""
+"""Fixtures: real builds of the real site, throwaway copies of the
+repository, and real servers (Isso, gunicorn, SMTP, a browser), each
+stopped by its process id. Helpers live in support.py."""
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from kizuna import CONTENT, DEV_SETTINGS, PROD_SETTINGS, ROOT
-from kizuna.browser import CHROMIUM, CHROMIUM_ARGS, launch  # noqa: F401 (re-exported for tests)
+from kizuna.browser import CHROMIUM, launch
 from kizuna.build import build
-from kizuna.processes import free_port, server, wait_until_listening  # noqa: F401 (tests import them from here)
-from kizuna.serve import command as site_server
-
-sys.path.insert(0, str(ROOT))
-IN_CI = os.environ.get("CI") == "true"
-# What a writer's checkout is made of; copies leave out output/, cache/, .venv.
-REPO_PARTS = ["content", "theme", "plugins", "kizuna", "comments", "pelicanconf.py", "publishconf.py", "tasks.py"]
-
-
-def require_tool(name: str) -> str:
-    """The path of an external program; missing is a failure in CI, a skip elsewhere."""
-    path = shutil.which(name)
-    if path is None:
-        message = f"{name} is not installed (./setup --dev installs it)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+from kizuna.processes import free_port, server
+from support import (REPO_PARTS, Mailbox, _isso_running, gunicorn_command, live_comments_running, open_threads,
+                     production_comment_environment, require_tool, serving)
 
 
 @pytest.fixture(scope="session")
@@ -58,29 +42,6 @@ def repo_copy(tmp_path) -> Path:
     return copy
 
 
-def invoke(copy: Path, *args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
-    """Run `invoke ARGS` in a repository copy, as a writer would from the shell."""
-    result = subprocess.run(
-        [sys.executable, "-m", "invoke", *args], cwd=copy, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300, **kwargs,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"invoke {' '.join(args)} failed:\n{result.stdout}")
-    return result
-
-
-def html_files(site: Path) -> list[Path]:
-    return sorted(site.rglob("*.html"))
-
-
-def serving(root: Path):
-    """Serve a folder with kizuna.serve on a free loopback port; yields its
-    URL, and stops the server by pid afterwards (use with `yield from`)."""
-    port = free_port()
-    with server(site_server(root, port), port, cwd=ROOT):
-        yield f"http://127.0.0.1:{port}"
-
-
 @pytest.fixture(scope="session")
 def site_url(dev_site):
     """The development build served by kizuna.serve on loopback; stopped by pid."""
@@ -100,27 +61,6 @@ def browser():
         chromium.close()
 
 
-# Essays the test comment servers take comments on, {thread id: title}: the
-# site's comment-threads.json as a build writes it (kizuna/comments/hardening.py
-# refuses comments on any other page, and takes titles from here).
-TEST_THREADS = {
-    "/essays/unresolved-desire-to-connect/": "Unresolved Desire to Connect",
-    "/essays/on-waiting/": "On Waiting",
-    **{f"/essays/{name}/": "An Essay" for name in ("fine", "a", "after-restore", "cut-0", "cut-1", "cut-2")},
-}
-
-
-def open_threads(path: Path, threads: dict[str, str] | None = None) -> Path:
-    """Add essays to a comment-threads.json (made if missing); return its path."""
-    import json
-
-    path = Path(path)
-    known = json.loads(path.read_text())["threads"] if path.exists() else {}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"threads": {**known, **(TEST_THREADS if threads is None else threads)}}))
-    return path
-
-
 @pytest.fixture
 def isso(tmp_path):
     """A real Isso server (comments/isso.cfg, `isso run`) on a free loopback
@@ -138,186 +78,10 @@ def isso(tmp_path):
     yield from _isso_running(env, port, site_origin, tmp_path)
 
 
-def _isso_running(env, port, site_origin, tmp_path, command=None):
-    from types import SimpleNamespace
-
-    from kizuna.comments.server import isso_command
-
-    with (tmp_path / "isso.log").open("w") as log, server(command or isso_command(), port, env, ROOT, log):
-        yield SimpleNamespace(url=f"http://127.0.0.1:{port}", db=Path(env["KIZUNA_ISSO_DB"]), env=env,
-                              site_origin=site_origin, log=tmp_path / "isso.log", port=port)
-
-
-# --- Comments, live: a real Isso, and the site built and served against it ----
-
-ESSAY_PATH = "/essays/unresolved-desire-to-connect/"
-
-
-def approve_comments(db: Path, *ids: int) -> subprocess.CompletedProcess:
-    """Approve comments the way the writer does: `invoke comments.approve 12,14 --db PATH`
-    (one call, however many ids)."""
-    result = subprocess.run([sys.executable, "-m", "invoke", "comments.approve", ",".join(map(str, ids)), "--db", str(db)],
-                            cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
-    if result.returncode != 0:
-        raise AssertionError(f"invoke comments.approve failed ({result.returncode}):\n{result.stdout}")
-    return result
-
-
-def live_comments_running(tmp_path: Path):
-    """Generator behind the `live_comments` fixture (usable at any scope with a
-    folder): Isso on a free port accepting posts from the site's origin, the
-    development build pointed at it and baked from it (ISSO_URL and
-    ISSO_BAKE_URL passed to the build as Pelican settings),
-    and kizuna.serve serving that build on another free port. Isso trusts
-    X-Forwarded-For from loopback, as behind the production proxy, so a test
-    can post as many readers (Isso allows three top-level comments per
-    address and thread). Everything is stopped by pid afterwards."""
-    import json
-    import urllib.error
-    import urllib.parse
-    import urllib.request
-    from types import SimpleNamespace
-
-    from kizuna.comments.settings import development_environment
-
-    site_port = free_port()
-    isso_port = free_port()
-    while isso_port == site_port:
-        isso_port = free_port()
-    site_origin = f"http://127.0.0.1:{site_port}"
-    base = {k: v for k, v in os.environ.items() if not k.startswith("KIZUNA_")}
-    base["KIZUNA_ISSO_RATELIMIT"] = "100000"  # tests post quickly
-    base["KIZUNA_ISSO_TRUSTED_PROXIES"] = "127.0.0.1"
-    output = tmp_path / "site" / "output"
-    base["KIZUNA_ISSO_THREADS"] = str(output / "comment-threads.json")  # as the build below writes it
-    env = development_environment(site_origin=site_origin, port=isso_port, db=tmp_path / "data" / "comments.db",
-                                  base=base)
-    isso_run = _isso_running(env, isso_port, site_origin, tmp_path)
-    isso = next(isso_run)
-    this_isso = {"ISSO_URL": isso.url + "/", "ISSO_BAKE_URL": isso.url + "/"}
-    try:
-        build(DEV_SETTINGS, output, CONTENT, quiet=True, extra_settings=this_isso)
-        with server(site_server(output, site_port), site_port, cwd=ROOT):
-
-            def post(text, thread=ESSAY_PATH, reader=None, **fields):
-                """POST /new as a browser on the site would; returns (status, JSON body or error text)."""
-                body = json.dumps({"text": text, "title": "Unresolved Desire to Connect", **fields}).encode()
-                headers = {"Content-Type": "application/json", "Origin": site_origin}
-                if reader:
-                    headers["X-Forwarded-For"] = reader
-                request = urllib.request.Request(f"{isso.url}/new?uri={urllib.parse.quote(thread, safe='')}",
-                                                 data=body, headers=headers)
-                try:
-                    with urllib.request.urlopen(request, timeout=10) as response:
-                        return response.status, json.load(response)
-                except urllib.error.HTTPError as error:
-                    return error.code, error.read().decode("utf-8", "replace")
-
-            yield SimpleNamespace(
-                isso=isso, site_url=site_origin, essay_url=site_origin + ESSAY_PATH, output=output,
-                essay_html=output / ESSAY_PATH.strip("/") / "index.html", post=post,
-                approve=lambda *ids: approve_comments(isso.db, *ids),
-                rebuild=lambda: build(DEV_SETTINGS, output, CONTENT, quiet=True, extra_settings=this_isso),
-            )
-    finally:
-        isso_run.close()
-
-
 @pytest.fixture
 def live_comments(tmp_path):
     """The essay site and a real Isso wired together (see live_comments_running)."""
     yield from live_comments_running(tmp_path)
-
-
-# --- Comments: Isso's HTTP API, a real SMTP server, and Isso mailing through it -
-
-def isso_request(isso, method: str, path: str, body=None, headers=None, reader: str | None = None):
-    """One request to a running Isso as the site's pages make it; returns
-    (status, body bytes). `reader` becomes X-Forwarded-For (an Isso that
-    trusts loopback as its proxy then sees that reader's address); a body
-    that is an iterable of bytes goes chunked."""
-    import http.client
-
-    connection = http.client.HTTPConnection("127.0.0.1", isso.port, timeout=15)
-    headers = {"Origin": isso.site_origin, **(headers or {})}
-    if reader:
-        headers["X-Forwarded-For"] = reader
-    try:
-        chunked = body is not None and not isinstance(body, (bytes, str))  # an iterable: send it chunked
-        connection.request(method, path, body=body, headers=headers, encode_chunked=chunked)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
-
-
-def isso_post(isso, uri: str, text: str, reader: str | None = None, **fields) -> dict:
-    """POST /new as the comment form does; the new comment (Isso's JSON)."""
-    import json
-    import urllib.parse
-
-    body = json.dumps({"text": text, "title": fields.pop("title", "An Essay"), **fields}).encode()
-    status, answer = isso_request(isso, "POST", f"/new?uri={urllib.parse.quote(uri, safe='')}", body,
-                                  {"Content-Type": "application/json"}, reader)
-    assert status in (201, 202), (status, answer)
-    return json.loads(answer)
-
-
-def isso_thread(isso, uri: str) -> dict[int, dict]:
-    """What readers see of a thread (GET /?uri=): public comments by id, replies included."""
-    import urllib.parse
-
-    status, answer = isso_request(isso, "GET", f"/?uri={urllib.parse.quote(uri, safe='')}")
-    if status == 404:  # no such thread (yet, or any more)
-        return {}
-    assert status == 200, (status, answer)
-    return thread_comments(answer)
-
-
-def thread_comments(body: bytes) -> dict[int, dict]:
-    """The public comments in Isso's GET /?uri= answer, by id, replies included."""
-    import json
-
-    shown, todo = {}, list(json.loads(body)["replies"])
-    while todo:
-        comment = todo.pop()
-        shown[comment["id"]] = comment
-        todo.extend(comment.get("replies", []))
-    return shown
-
-
-class Mailbox:
-    """An aiosmtpd handler that keeps every message it is given."""
-
-    def __init__(self):
-        import threading
-
-        self.messages = []
-        self._changed = threading.Condition()
-
-    async def handle_DATA(self, server, session, envelope):
-        import email
-        import email.policy
-
-        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
-        with self._changed:
-            self.messages.append(message)
-            self._changed.notify_all()
-        return "250 Message accepted for delivery"
-
-    def wait_for(self, predicate, seconds: float = 10.0):
-        """The first message for which predicate(message, body) is true, waiting for it to arrive."""
-        import time
-
-        deadline = time.monotonic() + seconds
-        with self._changed:
-            while True:
-                for message in self.messages:
-                    if predicate(message, message.get_body().get_content()):
-                        return message
-                if not self._changed.wait(max(0.0, deadline - time.monotonic())):
-                    subjects = [(m["To"], m["Subject"]) for m in self.messages]
-                    raise AssertionError(f"no such mail within {seconds}s; got {subjects}")
 
 
 @pytest.fixture
@@ -363,36 +127,6 @@ def isso_with_smtp(tmp_path, smtp):
         yield isso
     finally:
         running.close()
-
-
-def production_comment_environment(folder: Path, port: int) -> dict[str, str]:
-    """What a writer sets in production (README, 'Comments'), on loopback:
-    fresh secrets, a database under folder, no mail actually sent."""
-    import secrets
-
-    (folder / "data").mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KIZUNA_")}
-    env.update({
-        "KIZUNA_ISSO_DB": str(folder / "data" / "comments.db"),
-        "KIZUNA_ISSO_THREADS": str(open_threads(folder / "comment-threads.json")),
-        "KIZUNA_ISSO_HOST": f"http://127.0.0.1:{free_port()}",  # the site; nothing listens there
-        "KIZUNA_ISSO_LISTEN": f"http://127.0.0.1:{port}",
-        "KIZUNA_ISSO_PUBLIC_ENDPOINT": f"http://127.0.0.1:{port}",
-        "KIZUNA_ISSO_ADMIN_PASSWORD": secrets.token_urlsafe(18),
-        "KIZUNA_ISSO_SALT": secrets.token_hex(16),
-        "KIZUNA_SMTP_HOST": "127.0.0.1", "KIZUNA_SMTP_PORT": str(free_port()), "KIZUNA_SMTP_SECURITY": "none",
-        "KIZUNA_SMTP_TO": "writer@kizuna.test", "KIZUNA_SMTP_FROM": "Kizuna comments <comments@kizuna.test>",
-        "KIZUNA_ISSO_NOTIFY": "stdout", "KIZUNA_ISSO_REPLY_NOTIFICATIONS": "false",
-        "KIZUNA_ISSO_RATELIMIT": "1000",  # tests post quickly from one address
-    })
-    return env
-
-
-def gunicorn_command(port: int) -> list[str]:
-    """Production's command line (kizuna.comments.server), one worker, on loopback."""
-    from kizuna.comments import server as comment_server
-
-    return comment_server.gunicorn_command(f"127.0.0.1:{port}", workers=1)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import urllib.request
 
 from bs4 import BeautifulSoup
 
-from conftest import invoke
+from support import invoke
 
 THREAD = "/essays/unresolved-desire-to-connect/"
 

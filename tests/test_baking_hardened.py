@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from conftest import ESSAY_PATH, approve_comments, free_port, invoke, isso_post
+from support import ESSAY_PATH, approve_comments, free_port, invoke, isso_post
 from kizuna.stage import build_site
 from test_stage import CACHE_PASSED, RAISED_LIMITS, staged
 

@@ -5,7 +5,7 @@ import hashlib
 
 import pytest
 
-from conftest import invoke
+from support import invoke
 
 BROKEN = {
     "bad-date.md": ("Title: Bad date\nDate: 2026-13-45 99:99\n\nBody.\n", "is not a valid date"),

@@ -21,7 +21,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import ESSAY_PATH, Mailbox, approve_comments, free_port, invoke, thread_comments
+from support import ESSAY_PATH, Mailbox, approve_comments, free_port, invoke, thread_comments
 from kizuna import ROOT
 from test_stage import CACHE_PASSED, children, comment_ids, form_headers, new_path, staged
 

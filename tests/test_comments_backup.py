@@ -7,7 +7,7 @@ import threading
 import time
 import urllib.parse
 
-from conftest import invoke, isso_post, isso_request, open_threads
+from support import invoke, isso_post, isso_request, open_threads
 from kizuna import ROOT
 from kizuna.comments import backup
 

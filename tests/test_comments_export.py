@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import invoke, isso_post, isso_thread
+from support import invoke, isso_post, isso_thread
 from kizuna import ROOT
 from kizuna.comments import moderation
 from kizuna.comments.settings import CONFIG, development_environment

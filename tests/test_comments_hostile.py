@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from conftest import isso_post, isso_request
+from support import isso_post, isso_request
 
 POST_JSON = {"Content-Type": "application/json"}
 

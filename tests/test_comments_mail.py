@@ -6,7 +6,7 @@ whether through Isso's link or from the terminal."""
 import re
 import sqlite3
 
-from conftest import free_port, invoke, isso_post, isso_request, isso_thread
+from support import free_port, invoke, isso_post, isso_request, isso_thread
 from kizuna import ROOT
 
 ESSAY = "/essays/unresolved-desire-to-connect/"

@@ -5,7 +5,7 @@ serves it, and readers see the result through Isso's own API."""
 import re
 import sqlite3
 
-from conftest import invoke, isso_post, isso_thread
+from support import invoke, isso_post, isso_thread
 from kizuna import ROOT
 
 ESSAY = "/essays/unresolved-desire-to-connect/"

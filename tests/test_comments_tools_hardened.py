@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-from conftest import invoke, isso_post, isso_thread, require_tool
+from support import invoke, isso_post, isso_thread, require_tool
 from test_comments_mail import confirm_address
 from kizuna import ROOT
 from kizuna.comments import backup

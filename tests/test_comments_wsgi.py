@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, free_port, gunicorn_command, isso_request, production_comment_environment
+from support import ROOT, free_port, gunicorn_command, isso_request, production_comment_environment
 from kizuna.comments import wsgi
 from kizuna.comments.settings import PUBLIC_DEFAULT_SALT, ConfigError
 

@@ -1,6 +1,6 @@
 """Drafts are for the writer: previewed while writing, never published."""
 
-from conftest import invoke
+from support import invoke
 
 DRAFT = "Title: Not Yet\nSlug: not-yet\nDate: 2026-01-02\nStatus: draft\n\nA secret draft sentence.\n"
 

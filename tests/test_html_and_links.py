@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from bs4 import BeautifulSoup
 
-from conftest import html_files, require_tool
+from support import html_files, require_tool
 
 PROD_URL = "https://kizuna.example.org"  # publishconf.py's default SITEURL
 

@@ -3,7 +3,7 @@ from one essay may leak into the next."""
 
 from bs4 import BeautifulSoup
 
-from conftest import invoke
+from support import invoke
 
 ESSAY = """Title: {title}
 Date: 2026-01-0{day}

@@ -5,7 +5,7 @@ import re
 import subprocess
 import sys
 
-from conftest import invoke
+from support import invoke
 
 
 def test_new_essay_has_full_metadata_and_builds(repo_copy):

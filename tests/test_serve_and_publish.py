@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from conftest import free_port, invoke, require_tool
+from support import free_port, invoke, require_tool
 
 
 def wait_for(url: str, seconds: float = 30.0, status: int = 200):

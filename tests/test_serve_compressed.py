@@ -11,7 +11,7 @@ import urllib.request
 import brotli
 import pytest
 
-from conftest import serving
+from support import serving
 
 PAGE = ("<!doctype html><html lang=en><title>Kizuna</title><p>"
         + "A quiet place to answer essays. " * 40 + "</p></html>").encode()

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ESSAY_PATH, approve_comments, free_port, open_threads, require_tool, thread_comments
+from support import ESSAY_PATH, approve_comments, free_port, open_threads, require_tool, thread_comments
 from kizuna import ROOT
 from kizuna.deploy import BROTLI_MODULE, Deployment
 from kizuna.processes import running, wait_until_listening

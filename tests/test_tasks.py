@@ -9,7 +9,7 @@ from pathlib import Path
 import invoke
 import pytest
 
-from conftest import free_port, invoke as run_invoke
+from support import free_port, invoke as run_invoke
 from kizuna import ROOT
 
 

@@ -9,10 +9,9 @@ import json
 import re
 import tokenize
 
-import pytest
 from bs4 import BeautifulSoup
 
-from conftest import invoke
+from support import invoke
 from kizuna import DEV_SETTINGS, ROOT
 
 ESSAY = "essays/unresolved-desire-to-connect/index.html"

@@ -29,7 +29,7 @@ from types import SimpleNamespace
 import pytest
 from bs4 import BeautifulSoup
 
-from conftest import live_comments_running
+from support import live_comments_running
 
 PAYLOADS_FILE = Path(__file__).parent / "fixtures" / "xss_payloads.txt"
 PAYLOADS = PAYLOADS_FILE.read_text(encoding="utf-8").split("\n")[:-1]

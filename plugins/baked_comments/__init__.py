@@ -70,9 +70,10 @@ ALLOWED_PROTOCOLS = {"http", "https", "mailto"}
 class IssoUnreachable(Exception):
     """Isso did not answer as it should; the message names the URL and why."""
 
-    def __init__(self, message: str, status: int | None = None):
+    def __init__(self, message: str, status: int | None = None, refused: bool = False):
         super().__init__(message)
         self.status = status
+        self.refused = refused  # nothing listens there: Isso is not running, and a retry would only wait
 
 
 class BakeFailed(Exception):
@@ -164,7 +165,7 @@ class Isso:
         try:
             return self._request(path, body)
         except IssoUnreachable as error:
-            if error.status is not None and 400 <= error.status < 500:
+            if error.refused or (error.status is not None and 400 <= error.status < 500):
                 raise
             time.sleep(RETRY_PAUSE)
             return self._request(path, body)
@@ -183,7 +184,8 @@ class Isso:
         except urllib.error.HTTPError as error:
             raise IssoUnreachable(f"{url}: HTTP {error.code} {error.reason}", error.code) from error
         except urllib.error.URLError as error:
-            raise IssoUnreachable(f"{url}: {error.reason}") from error
+            raise IssoUnreachable(f"{url}: {error.reason}",
+                                  refused=isinstance(error.reason, ConnectionRefusedError)) from error
         except TimeoutError as error:
             raise IssoUnreachable(f"{url}: no answer within {self.timeout:g} s") from error
         except (OSError, http.client.HTTPException, ValueError) as error:  # reset, cut short, not JSON

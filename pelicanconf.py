@@ -19,12 +19,15 @@ RELATIVE_URLS = False
 PATH = "content"
 THEME = "theme"
 TIMEZONE = "UTC"
-DEFAULT_LANG = "en"
+DEFAULT_LANG = site_value("KIZUNA_LANG")
 DEFAULT_DATE_FORMAT = "%-d %B %Y"
 DEFAULT_CATEGORY = "Essays"
 
 # Essays live at /essays/<slug>/; a writer can rename a file without breaking
-# links because the slug comes from the title or the Slug: field.
+# links because the slug comes from the title or the Slug: field. Slugs keep
+# the title's own script (絆 stays 絆, not "ban"), as Hugo's do: a
+# transliteration reads well only for Latin letters.
+SLUGIFY_USE_UNICODE = True
 ARTICLE_URL = "essays/{slug}/"
 ARTICLE_SAVE_AS = "essays/{slug}/index.html"
 DRAFT_URL = "drafts/{slug}/"
@@ -33,6 +36,10 @@ PAGE_URL = "{slug}/"
 PAGE_SAVE_AS = "{slug}/index.html"
 PAGE_PATHS = ["pages"]
 ARTICLE_EXCLUDES = ["pages", "extra", "images"]
+# Essays and pages are Markdown. Pelican's other readers stay off, so that an
+# .html or .rst file in content/ is named by plugins/content_checks (as a
+# .txt file is) rather than published without its checks.
+READERS = {"html": None, "htm": None, "rst": None}
 CATEGORY_URL = "categories/{slug}/"
 CATEGORY_SAVE_AS = "categories/{slug}/index.html"
 CATEGORIES_URL = "categories/"
@@ -133,7 +140,9 @@ PLUGINS = [
     "pelican.plugins.readtime",
     "pelican.plugins.sitemap",
     "markdown_reuse",
+    "essay_images",  # relative image paths resolve on every page, in feeds too; a missing one fails
     "content_checks",
+    "private_drafts",
     "baked_comments",
 ]
 RELATED_POSTS_MAX = 3

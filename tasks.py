@@ -5,7 +5,6 @@ code, and tasks themselves work from Python: `tasks.build(invoke.Context())`.
 `ns` at the end is the list of commands; a task not named there does not exist.
 """
 
-import os
 import re
 import socket
 import sys
@@ -14,13 +13,14 @@ from pathlib import Path
 import invoke
 from invoke import Collection, Exit
 
-from kizuna import DEV_SETTINGS, OUTPUT, PROD_SETTINGS, ROOT, build as site, publish as publishing
+from kizuna import DEV_SETTINGS, OUTPUT, PROD_SETTINGS, ROOT, build as site, init as setup, publish as publishing
 from kizuna.comments import settings as comment_settings
 from kizuna.comments.server import isso_command
 from kizuna.errors import KizunaError
 from kizuna.new_essay import new_essay
 from kizuna.processes import run_until_interrupted, running, wait_until_listening
 from kizuna.serve import PORT, command as site_server
+from kizuna.settings import site_value
 
 
 # --- How a task fails: a writer's mistake is a message and exit code 1 --------
@@ -61,6 +61,17 @@ def _listening(port, process, name):
         raise KizunaError(f"{name} did not start: {error}. Its own messages are above.") from None
 
 
+# --- Making the site your own ----------------------------------------------------
+
+@task(help={"name": "the site's name", "author": "your name, as essays are signed",
+            "url": "the site's public address, https://…", "language": "the site's language: en, ja, pt-BR…"})
+def init(c, name=None, author=None, url=None, language=None):
+    """Make the site your own: name, author, URL, language."""
+    given = {"KIZUNA_SITENAME": name, "KIZUNA_AUTHOR": author, "KIZUNA_SITEURL": url, "KIZUNA_LANG": language}
+    ask = setup.ask_on_terminal if sys.stdin is not None and sys.stdin.isatty() else None  # else: current values
+    print("\n".join(setup.init(given, ask)))
+
+
 # --- Building ------------------------------------------------------------------
 
 @task
@@ -87,10 +98,23 @@ def regenerate(c):
     c.run(f"{sys.executable} -m pelican content -s {DEV_SETTINGS} -o {OUTPUT} --autoreload", pty=False)
 
 
-@task
-def preview(c):
-    """Build into output/ with production settings."""
-    site.build(PROD_SETTINGS)
+@task(help={"port": "where to serve it (127.0.0.1)",
+            "build_only": "only build into output/, linked to the public address, as publish would"})
+def preview(c, port=PORT, build_only=False):
+    """Production build, served on 127.0.0.1 until Ctrl-C."""
+    if build_only:
+        site.build(PROD_SETTINGS)
+        return
+    _free(port, "--port")
+    here = f"http://127.0.0.1:{port}"
+    isso = site_value("KIZUNA_DEV_ISSO_URL")  # `invoke comments.serve` runs it, if you want comments
+
+    def build_addressed_here(processes):  # links to this address, not the public one, so it can be looked at
+        site.build(PROD_SETTINGS, extra_settings={"SITEURL": here, "FEED_DOMAIN": here,
+                                                  "ISSO_URL": isso, "ISSO_BAKE_URL": isso})
+        print(f"The production build, at {here}/ (Ctrl-C stops). `invoke stage` runs all of production.", flush=True)
+
+    run_until_interrupted({"site": (site_server(OUTPUT, port), None)}, cwd=ROOT, after_start=build_addressed_here)
 
 
 @task(help={"title": "the essay's title", "tags": "comma-separated tags"})
@@ -150,10 +174,11 @@ def livereload(c, port=PORT, comments_port=comment_settings.ISSO_PORT):
 
 # --- Publishing ------------------------------------------------------------------
 
-@task(help={"dry_run": "show what rsync would change without changing it"})
-def publish(c, dry_run=False):
+@task(help={"dry_run": "show what rsync would change without changing it",
+            "allow_http": "publish at an http:// address (a local network, a test)"})
+def publish(c, dry_run=False, allow_http=False):
     """Production build, then rsync to $KIZUNA_DEPLOY_TARGET."""
-    publishing.ready()  # a missing target is said before a build that takes a while
+    publishing.ready(allow_http=allow_http)  # a missing target or a wrong address is said before the build
     # Pages without their comments are not shipped: unlike preview, the build fails.
     site.build(PROD_SETTINGS, extra_settings={"COMMENTS_BAKE_REQUIRED": True})
     publishing.publish(dry_run=dry_run)
@@ -287,10 +312,10 @@ def deploy_render(c, site_url=None, out=None, site_root="/srv/kizuna/www", isso_
     """Write the nginx and systemd files for a real server."""
     from kizuna.deploy import Deployment, render
 
-    site_url = site_url or os.environ.get("KIZUNA_SITEURL")
+    site_url = site_url or site_value("KIZUNA_SITEURL")  # the environment's, else site.env's (invoke init)
     if not site_url or not re.match(r"https?://[^/\s]+", site_url):
         raise KizunaError("Say where the site lives, from https:// on: --site-url https://essays.example.org "
-                          "(or set KIZUNA_SITEURL)")
+                          "(or set KIZUNA_SITEURL, or run invoke init)")
     folder = Path(out) if out else ROOT / "deploy" / "rendered"
     try:
         paths = render(Deployment(site_url=site_url, site_root=site_root, isso_upstream=isso_upstream), folder)
@@ -302,7 +327,7 @@ def deploy_render(c, site_url=None, out=None, site_root="/srv/kizuna/www", isso_
 # --- The commands, as `invoke --list` shows them ---------------------------------
 
 ns = Collection(
-    build, clean, rebuild, regenerate, preview, new,
+    init, build, clean, rebuild, regenerate, preview, new,
     serve, reserve, livereload,
     publish, stage,
     test, bench, screenshots,

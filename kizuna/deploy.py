@@ -71,6 +71,8 @@ def isso_env(deployment: Deployment) -> list[dict]:
         "KIZUNA_ISSO_LISTEN": f"http://{deployment.isso_upstream}",
         "KIZUNA_ISSO_PUBLIC_ENDPOINT": f"{deployment.site_origin}/isso",
         "KIZUNA_ISSO_TRUSTED_PROXIES": "127.0.0.1",  # nginx, the only proxy, overwrites X-Forwarded-For
+        # The environment wins over site.env, so the file must carry the writer's name, not the table's.
+        "KIZUNA_AUTHOR": settings.site_value("KIZUNA_AUTHOR", production=True),
     }
     entries = []
     for setting in settings.SETTINGS:

@@ -1,17 +1,23 @@
-"""`invoke publish`: ship output/ with rsync. Comment data never travels.
+"""`invoke publish`: ship output/ with rsync. Comment data never travels,
+and neither does a site whose links point at the wrong address.
 
-The target comes from the environment so that no host name lives in the repo:
+Where it goes (kizuna/settings.py: the environment, else site.env):
+  KIZUNA_SITEURL         the public address every link is built on: https://,
+                         never the table's example (http:// only when allowed)
   KIZUNA_DEPLOY_TARGET   rsync destination, e.g. writer@example.org:/srv/kizuna/www
   KIZUNA_DEPLOY_SSH      optional ssh command, e.g. "ssh -p 2222"
 """
 
-import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 from kizuna import OUTPUT
 from kizuna.errors import KizunaError
+from kizuna.settings import BY_NAME, site_value
+
+EXAMPLE_URL = BY_NAME["KIZUNA_SITEURL"].production
 
 # Never send, nor delete on the server, the comments/ folder at the top of the
 # site's folder (a leading slash anchors a pattern there: an unanchored
@@ -26,7 +32,11 @@ class PublishError(KizunaError):
 
 
 def rsync_command(target: str, output: Path = OUTPUT, dry_run: bool = False, ssh: str | None = None) -> list[str]:
-    command = ["rsync", "--recursive", "--times", "--compress", "--delete", "--itemize-changes"]
+    """Files are compared by content (--checksum): every production build
+    writes every file anew, so times would call each one changed. Times are
+    not copied either (no --times), so an unchanged page keeps the time, and
+    nginx's ETag, that readers' caches hold."""
+    command = ["rsync", "--recursive", "--checksum", "--compress", "--delete", "--itemize-changes"]
     if dry_run:
         command.append("--dry-run")
     if ssh:
@@ -37,22 +47,49 @@ def rsync_command(target: str, output: Path = OUTPUT, dry_run: bool = False, ssh
     return command + [f"{output}/", target]
 
 
-def ready(target: str | None = None) -> str:
-    """The destination, once it is set and rsync is there; checked before the
-    build too, so that a writer who forgot the target hears that first."""
-    target = target or os.environ.get("KIZUNA_DEPLOY_TARGET", "")
+def _target_problems(target: str) -> list[str]:
+    problems = []
     if not target:
-        raise PublishError(
-            "Set KIZUNA_DEPLOY_TARGET to where the site goes, "
-            "e.g. KIZUNA_DEPLOY_TARGET=writer@example.org:/srv/kizuna/www"
-        )
+        problems.append("Set KIZUNA_DEPLOY_TARGET to where the site goes, "
+                        "e.g. KIZUNA_DEPLOY_TARGET=writer@example.org:/srv/kizuna/www")
     if shutil.which("rsync") is None:
-        raise PublishError("rsync is not installed: sudo apt-get install rsync")
+        problems.append("rsync is not installed: sudo apt-get install rsync")
+    return problems
+
+
+def address_problems(url: str, allow_http: bool = False) -> list[str]:
+    """Why the site must not be built for `url` and shipped (none: it may)."""
+    how = "Set KIZUNA_SITEURL=https://your.address (or run `invoke init --url https://your.address`)"
+    if url.rstrip("/") == EXAMPLE_URL:
+        return [f"The site's address is still the example, {EXAMPLE_URL}: every link, the stylesheet's "
+                f"too, would point there. {how}."]
+    if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", url):
+        return [f"KIZUNA_SITEURL is {url!r}, not an address. {how}."]
+    if url.startswith("http://") and not allow_http:
+        return [f"The site's address, {url}, is not https://: browsers would mark every page unsafe and "
+                f"readers' comments would travel in the clear. {how}; for a local network or a test, "
+                "`invoke publish --allow-http`."]
+    return []
+
+
+def ready(target: str | None = None, allow_http: bool = False) -> str:
+    """The destination, once everything publishing needs is there: a target,
+    rsync, and a real address for the links. Checked before the build, and
+    every problem said at once."""
+    target = target or site_value("KIZUNA_DEPLOY_TARGET", production=True)
+    problems = _target_problems(target) + address_problems(site_value("KIZUNA_SITEURL", production=True),
+                                                           allow_http)
+    if problems:
+        raise PublishError("\n".join(problems))
     return target
 
 
 def publish(output: Path = OUTPUT, dry_run: bool = False, target: str | None = None) -> None:
-    target = ready(target)
-    command = rsync_command(target, output, dry_run, os.environ.get("KIZUNA_DEPLOY_SSH"))
+    """Send output/ (built for the checked address: call ready() first)."""
+    target = target or site_value("KIZUNA_DEPLOY_TARGET", production=True)
+    problems = _target_problems(target)
+    if problems:
+        raise PublishError("\n".join(problems))
+    command = rsync_command(target, output, dry_run, site_value("KIZUNA_DEPLOY_SSH", production=True) or None)
     if subprocess.run(command).returncode != 0:
         raise PublishError(f"rsync to {target} failed; the site on the server is unchanged or partly updated")

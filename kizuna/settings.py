@@ -1,4 +1,4 @@
-"""Every setting Kizuna reads from the environment, in one table.
+"""Every setting Kizuna reads, in one table.
 
 Each row says what the setting is for, its value while writing (development)
 and in production (a default, REQUIRED, or REQUIRED_FOR_MAIL), and whether it
@@ -15,16 +15,29 @@ is a secret. Everything else reads this table:
     table does not list.
 
 A new setting is a row here (and, for Isso, a line in comments/isso.cfg).
+
+Where a value comes from (site_value), first found wins:
+
+  1. the process environment (`KIZUNA_SITEURL=… invoke publish`, or the
+     comment server's EnvironmentFile);
+  2. site.env at the repository's root: KEY=value lines that `invoke init`
+     writes (the site's name, author, address and language), tracked in the
+     writer's repository, so never a secret;
+  3. the table's default for development or production.
 """
 
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from kizuna.errors import KizunaError
+
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+SITE_FILE = ROOT / "site.env"  # the writer's own values; `invoke init` writes it
 REQUIRED = "required"
 REQUIRED_FOR_MAIL = "required for mail"
 SITE, COMMENTS = "site", "comments"  # who reads it: the build and publish, or the comment server
@@ -71,11 +84,14 @@ class Setting:
 
 SETTINGS = (
     # --- The site: read by the build (pelicanconf.py, publishconf.py) and by invoke publish.
-    Setting("KIZUNA_SITEURL", SITE, "the public address of the site, e.g. `https://essays.example.org`",
+    Setting("KIZUNA_SITEURL", SITE, "the public address of the site, e.g. `https://essays.example.org`; "
+            "`invoke publish` refuses the placeholder and, without `--allow-http`, any `http://` address",
             "", "https://kizuna.example.org"),
     Setting("KIZUNA_SITENAME", SITE, "the site's title", "Kizuna", "Kizuna"),
     Setting("KIZUNA_AUTHOR", SITE, "your name as the site signs essays; no reader may comment under it "
             "(the comment server reads it too)", "K.A.L.T", "K.A.L.T"),
+    Setting("KIZUNA_LANG", SITE, "the site's language, a tag such as `en`, `ja` or `pt-BR` (an essay's own "
+            "`Lang:` field wins for that essay)", "en", "en"),
     Setting("KIZUNA_DEV_ISSO_URL", SITE, "where pages built while writing find Isso (`invoke serve` and "
             "`invoke livereload` point them at the Isso they start)", "http://127.0.0.1:8080/", None),
     Setting("KIZUNA_ISSO_URL", SITE, "the public address of the comment server", None,
@@ -127,15 +143,58 @@ SETTINGS = (
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 
 
-def site_value(name: str, production: bool = False, environ=None) -> str:
-    """A site setting as the build reads it: the environment's, else the table's default."""
+class SiteFileError(KizunaError):
+    pass
+
+
+def _unquoted(value: str) -> str:
+    """A value as a shell would read it from "…" or '…' (site.env may be
+    sourced with `set -a; . ./site.env`), else as it stands."""
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1]
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return re.sub(r'\\([\\"$`])', r"\1", value[1:-1])
+    return value
+
+
+def read_site_file(path: Path | None = None) -> dict[str, str]:
+    """site.env's values, name → value ({} when there is no such file).
+    Blank lines and # comments are skipped. Only the site's settings may be
+    there (none is a secret: the file is tracked in git); any other line is
+    refused, naming it, rather than silently ignored."""
+    path = SITE_FILE if path is None else Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    values = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, equals, value = line.removeprefix("export ").partition("=")
+        name = name.strip()
+        if not equals or name not in BY_NAME:
+            raise SiteFileError(f"{path.name}, line {number}: {line!r} is not NAME=value with a name from "
+                                "the README's settings tables")
+        if BY_NAME[name].group != SITE:
+            raise SiteFileError(f"{path.name}, line {number}: {name} is the comment server's setting: set it "
+                                "in its environment (README, \"Comments in production\")")
+        values[name] = _unquoted(value.strip())
+    return values
+
+
+def site_value(name: str, production: bool = False, environ=None, site_file: Path | None = None) -> str:
+    """A site setting as the build reads it: the environment's, else
+    site.env's, else the table's default (see the module's docstring)."""
     environ = os.environ if environ is None else environ
     setting = BY_NAME[name]
     default = setting.production if production else setting.development
-    if environ.get(name) is not None:
-        return environ[name]
+    known = {**read_site_file(site_file), **environ}  # the environment wins
+    if known.get(name) is not None:
+        return known[name]
     if isinstance(default, Default):
-        return default.pick(environ)
+        return default.pick(known)
     return "" if default in (None, REQUIRED, REQUIRED_FOR_MAIL) else default
 
 

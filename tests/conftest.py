@@ -3,7 +3,6 @@ repository, and real servers (Isso, gunicorn, SMTP, a browser), each
 stopped by its process id. Helpers live in support.py."""
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from kizuna import CONTENT, DEV_SETTINGS, PROD_SETTINGS, ROOT
 from kizuna.browser import CHROMIUM, launch
 from kizuna.build import build
 from kizuna.processes import free_port, server
-from support import (REPO_PARTS, Mailbox, _isso_running, gunicorn_command, live_comments_running, open_threads,
+from support import (Mailbox, copy_repository, _isso_running, gunicorn_command, live_comments_running, open_threads,
                      production_comment_environment, require_tool, serving)
 
 
@@ -31,15 +30,7 @@ def prod_site(tmp_path_factory) -> Path:
 @pytest.fixture
 def repo_copy(tmp_path) -> Path:
     """A private copy of the writer's checkout, so tasks can write to content/ and output/."""
-    copy = tmp_path / "site"
-    copy.mkdir()
-    for part in REPO_PARTS:
-        source = ROOT / part
-        if source.is_dir():
-            shutil.copytree(source, copy / part, ignore=shutil.ignore_patterns("__pycache__", "data", "backups"))
-        else:
-            shutil.copy2(source, copy / part)
-    return copy
+    return copy_repository(tmp_path / "site")
 
 
 @pytest.fixture(scope="session")

@@ -280,3 +280,28 @@ def gunicorn_command(port: int) -> list[str]:
     from kizuna.comments import server as comment_server
 
     return comment_server.gunicorn_command(f"127.0.0.1:{port}", workers=1)
+
+
+def copy_repository(copy: Path) -> Path:
+    """A private copy of the writer's checkout at `copy` (REPO_PARTS: no
+    output/, cache/ or .venv), so tasks can write to content/ and output/."""
+    copy.mkdir(parents=True, exist_ok=True)
+    for part in REPO_PARTS:
+        source = ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, copy / part, ignore=shutil.ignore_patterns("__pycache__", "data", "backups"))
+        else:
+            shutil.copy2(source, copy / part)
+    return copy
+
+
+def tree_digest(folder: Path) -> str:
+    """One hash of every path and file under folder: equal means untouched."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        digest.update(str(path.relative_to(folder)).encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()

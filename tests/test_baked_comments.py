@@ -97,7 +97,7 @@ def test_threads_list_open_written_essays_with_plain_titles(repo_copy):
     invoke(repo_copy, "build", env=env)
     assert threads(repo_copy / "output") == {"threads": {**expected, "/essays/not-yet/": "Not Yet"}}
 
-    invoke(repo_copy, "preview", env=env)  # drafts are not written in production, nor listed
+    invoke(repo_copy, "preview", "--build-only", env=env)  # drafts are not written in production, nor listed
     assert threads(repo_copy / "output") == {"threads": expected}
 
 

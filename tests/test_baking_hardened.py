@@ -95,8 +95,8 @@ def test_publish_bakes_comments_through_the_sites_nginx(stage, repo_copy, tmp_pa
 
     # `invoke publish` as the writer runs it, the site living at the stage.
     deployed = tmp_path / "deployed"
-    result = invoke(repo_copy, "publish", env=writer_env(KIZUNA_SITEURL=stage.url,
-                                                         KIZUNA_DEPLOY_TARGET=str(deployed)))
+    result = invoke(repo_copy, "publish", "--allow-http", env=writer_env(KIZUNA_SITEURL=stage.url,
+                                                                         KIZUNA_DEPLOY_TARGET=str(deployed)))
     assert "not baked" not in result.stdout, result.stdout
     page = essay(deployed)
     baked = page.select_one("ol.comments-list[data-baked]")
@@ -110,7 +110,7 @@ def test_publish_bakes_comments_through_the_sites_nginx(stage, repo_copy, tmp_pa
 def test_publish_fails_without_comments_and_keeps_output(request, repo_copy, tmp_path, isso):
     if isso == "refusing":  # the stage's nginx, asked from another site's origin: 403
         stage = request.getfixturevalue("stage")
-        env = writer_env(KIZUNA_SITEURL="https://kizuna.example.org", KIZUNA_ISSO_BAKE_URL=stage.url + "/isso/")
+        env = writer_env(KIZUNA_SITEURL="https://writer.example", KIZUNA_ISSO_BAKE_URL=stage.url + "/isso/")
         expected = f"{stage.url}/isso/count: HTTP 403"
     else:  # nothing listens there
         site = f"http://127.0.0.1:{free_port()}"
@@ -123,7 +123,8 @@ def test_publish_fails_without_comments_and_keeps_output(request, repo_copy, tmp
     before = snapshot(output)
     deployed = tmp_path / "deployed"
 
-    result = invoke(repo_copy, "publish", check=False, env={**env, "KIZUNA_DEPLOY_TARGET": str(deployed)})
+    result = invoke(repo_copy, "publish", "--allow-http", check=False,
+                    env={**env, "KIZUNA_DEPLOY_TARGET": str(deployed)})
 
     assert result.returncode != 0, f"published without comments:\n{result.stdout}"
     assert "Comments could not be baked" in result.stdout and expected in result.stdout, result.stdout
@@ -136,7 +137,7 @@ def test_publish_fails_without_comments_and_keeps_output(request, repo_copy, tmp
 
 def test_preview_without_isso_only_warns(repo_copy):
     site = f"http://127.0.0.1:{free_port()}"
-    result = invoke(repo_copy, "preview", env=writer_env(KIZUNA_SITEURL=site))
+    result = invoke(repo_copy, "preview", "--build-only", env=writer_env(KIZUNA_SITEURL=site))
     assert result.stdout.count("Comments not baked") == 1, result.stdout
     assert (repo_copy / "output" / ESSAY_FILE).exists()
 

@@ -1,11 +1,10 @@
 """A broken essay fails `invoke build` loudly, names the file and the problem,
 and leaves the last good output/ exactly as it was."""
 
-import hashlib
 
 import pytest
 
-from support import invoke
+from support import invoke, tree_digest
 
 BROKEN = {
     "bad-date.md": ("Title: Bad date\nDate: 2026-13-45 99:99\n\nBody.\n", "is not a valid date"),
@@ -16,15 +15,6 @@ BROKEN = {
         "duplicate slug",
     ),
 }
-
-
-def tree_digest(folder):
-    digest = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        digest.update(str(path.relative_to(folder)).encode())
-        if path.is_file():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 @pytest.mark.parametrize("name", sorted(BROKEN))

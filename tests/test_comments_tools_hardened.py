@@ -263,7 +263,7 @@ def test_publish_ships_a_tag_called_comments_and_keeps_comment_data(repo_copy, t
     env.update({"KIZUNA_SITEURL": isso.site_origin, "KIZUNA_ISSO_BAKE_URL": isso.url + "/",
                 "KIZUNA_DEPLOY_TARGET": str(www)})
 
-    invoke(repo_copy, "publish", env=env)
+    invoke(repo_copy, "publish", "--allow-http", env=env)
     assert (repo_copy / "output" / "tags" / "comments" / "index.html").is_file()
     shipped = www / "tags" / "comments" / "index.html"
     assert shipped.is_file() and "On Comments" in shipped.read_text()

@@ -140,10 +140,11 @@ def test_rsync_protects_only_the_top_level_comments_folder_and_databases():
     assert "--dry-run" in command and command[command.index("-e") + 1] == "ssh -p 2222"
 
 
-def test_site_values_come_from_the_table_unless_given():
-    assert settings.site_value("KIZUNA_SITENAME", environ={}) == "Kizuna"
-    assert settings.site_value("KIZUNA_ISSO_URL", True, {"KIZUNA_SITEURL": "https://e.example/"}) == \
+def test_site_values_come_from_the_table_unless_given(tmp_path):
+    none = tmp_path / "no-site.env"  # not the writer's own site.env
+    assert settings.site_value("KIZUNA_SITENAME", environ={}, site_file=none) == "Kizuna"
+    assert settings.site_value("KIZUNA_ISSO_URL", True, {"KIZUNA_SITEURL": "https://e.example/"}, none) == \
         "https://e.example/isso/"
-    assert settings.site_value("KIZUNA_ISSO_BAKE_URL", True, {"KIZUNA_ISSO_URL": "https://c.example/"}) == \
+    assert settings.site_value("KIZUNA_ISSO_BAKE_URL", True, {"KIZUNA_ISSO_URL": "https://c.example/"}, none) == \
         "https://c.example/"
-    assert settings.site_value("KIZUNA_DEPLOY_TARGET", True, {}) == ""  # required: the task says so
+    assert settings.site_value("KIZUNA_DEPLOY_TARGET", True, {}, none) == ""  # required: the task says so

@@ -47,6 +47,7 @@ import urllib.parse
 import urllib.request
 from datetime import datetime, timezone
 from html.parser import HTMLParser
+from pathlib import Path
 
 import bleach
 from pelican import signals
@@ -85,7 +86,46 @@ class BadSetting(Exception):
 
 
 def thread_id(article, settings) -> str:
+    """The essay's Isso thread: its `Thread:` field when it has one (so a
+    renamed essay keeps its comments), else COMMENTS_THREAD_ID for its slug."""
+    given = str(getattr(article, "thread", "") or "").strip()
+    if given:
+        return given
     return settings.get("COMMENTS_THREAD_ID", "/essays/{slug}/").format(slug=article.slug)
+
+
+def check_thread_field(article) -> None:
+    given = str(getattr(article, "thread", "") or "").strip()
+    if given and not (given.startswith("/") and given.endswith("/") and " " not in given):
+        logger.error("%s: Thread: %r is not an address on this site, e.g. /essays/old-slug/",
+                     article.source_path, given)
+
+
+def moved(article) -> str | None:
+    """Where an essay used to live, when its Thread: keeps an older address."""
+    given = str(getattr(article, "thread", "") or "").strip()
+    own = "/" + article.url.lstrip("/")
+    return given if given and given != own and given.startswith("/") and article.save_as else None
+
+
+def write_moved_pages(pelican) -> None:
+    """A page at each renamed essay's old address that sends readers (and
+    links in old mail) to where it lives now; never over a page of the site."""
+    output = Path(pelican.output_path)
+    for old, new_url in _MOVED:
+        target = output / old.strip("/") / "index.html"
+        if target.exists() or ".." in old:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        address = html.escape(new_url, quote=True)
+        target.write_text(
+            f'<!DOCTYPE html><html lang="en"><meta charset="utf-8"><title>Moved</title>'
+            f'<meta name="robots" content="noindex"><link rel="canonical" href="{address}">'
+            f'<meta http-equiv="refresh" content="0; url={address}">'
+            f'<p>This essay now lives at <a href="{address}">{address}</a>.</p></html>\n', encoding="utf-8")
+
+
+_MOVED: list[tuple[str, str]] = []  # (old address, new URL), gathered by decide() for write_moved_pages
 
 
 def comments_open(article) -> bool:
@@ -97,10 +137,15 @@ def decide(generators) -> None:
     baked comments start empty and their count unknown; bake() fills them."""
     for generator in generators:
         if isinstance(generator, ArticlesGenerator):
+            _MOVED.clear()
             for article in _every_article(generator):
+                check_thread_field(article)
                 article.comments_open = comments_open(article)
                 article.comments_thread = thread_id(article, generator.settings)
                 article.comments_baked, article.comment_count = [], None
+                if moved(article):
+                    site = generator.settings.get("SITEURL", "")
+                    _MOVED.append((moved(article), f"{site}/{article.url.lstrip('/')}"))
         elif isinstance(generator, PagesGenerator):
             for page in [*generator.pages, *generator.hidden_pages, *generator.draft_pages,
                          *generator.translations, *generator.hidden_translations, *generator.draft_translations]:
@@ -346,3 +391,4 @@ def finalized(generators):
 def register():
     signals.initialized.connect(check_isso_options)
     signals.all_generators_finalized.connect(finalized)
+    signals.finalized.connect(write_moved_pages)

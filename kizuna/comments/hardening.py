@@ -60,6 +60,10 @@ LIMITS = {"text": 20_000, "author": 80, "email": 254, "website": 254, "title": 3
 # or paragraph separators.
 HIDDEN = {"Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp"}
 TEXT_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# One address and nothing else: a local part, one @, a domain with a dot; none
+# of the characters that would make a mail header hold more (CR/LF, commas,
+# angle brackets, groups, quotes, comments) and no spaces; RFC 5321's 254 at most.
+# The comment server refuses any other at the door; the tools never mail one.
 EMAIL = re.compile(r"[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\]+\.[^\s@<>()\[\],;:\"\\]+")
 # Latin look-alikes from Cyrillic and Greek, for comparing names with the writer's.
 LOOKALIKES = str.maketrans("аеорсухіјѕԁһԛԝкмнтвαβεικνορτυχζημ", "aeopcyxijsdhqwkmhtbabeiknoptuxznm")
@@ -89,6 +93,12 @@ def _encodable(text: str) -> bool:
         return False
 
 
+def plain_address(address) -> bool:
+    """Whether `address` is one plain e-mail address, safe to store and to mail."""
+    return (isinstance(address, str) and len(address) <= 254 and address.isprintable()
+            and EMAIL.fullmatch(address) is not None)
+
+
 def name_key(name: str) -> str:
     """What a name looks like, for telling look-alike names apart: letters
     and digits only, case and compatibility forms folded, common Cyrillic
@@ -116,7 +126,7 @@ def check_comment(data, writer: str = "") -> str | None:
     author = (data.get("author") or "").strip()
     if author and writer and name_key(author) == name_key(writer):
         return f"{author} is the writer's name; please choose another, or none"
-    if data.get("email") and not EMAIL.fullmatch(data["email"].strip()):
+    if data.get("email") and not plain_address(data["email"].strip()):
         return "email is not an e-mail address"
     parent = data.get("parent")
     if parent is not None and (type(parent) is not int or abs(parent) > SQLITE_INT):
@@ -157,6 +167,16 @@ def isso_path(environ) -> str:
     return path
 
 
+def file_state(path) -> tuple | None:
+    """What changes whenever a file is written or replaced (None: no file).
+    Answers kept while a file's state is unchanged are still true."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size, stat.st_ino
+
+
 def check_origin(environ) -> str | None:
     """Isso parses Origin (else Referer) to pick its CORS answer: a value
     that does not parse, or two headers joined into one, made it fail."""
@@ -185,11 +205,9 @@ class SiteThreads:
         self.threads: dict[str, str] = {}
 
     def current(self) -> dict[str, str]:
-        try:
-            stat = os.stat(self.path)
-        except OSError:
+        state = file_state(self.path)
+        if state is None:
             return {}
-        state = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
         if state != self.seen:
             try:
                 threads = json.loads(self.path.read_text(encoding="utf-8"))["threads"]
@@ -281,18 +299,11 @@ class ThreadReads:
         self.app, self.db, self.origin = app, db, origin
         self.kept: dict[tuple, tuple] = {}
 
-    def _state(self):
-        try:
-            stat = os.stat(self.db)
-            return stat.st_mtime_ns, stat.st_size, stat.st_ino
-        except OSError:
-            return None
-
     def __call__(self, environ, start_response, uri: str, keep: bool):
         environ["QUERY_STRING"] = urllib.parse.urlencode({"uri": uri})
         if not keep:
             return self.app(environ, start_response)
-        key, state, now = (uri, self.origin(environ)), self._state(), time.monotonic()
+        key, state, now = (uri, self.origin(environ)), file_state(self.db), time.monotonic()
         kept = self.kept.get(key)
         if kept is None or kept[0] != state or now - kept[1] > self.SECONDS:
             answer = {}

@@ -28,7 +28,6 @@ here edits Isso's files. Each rule was found by attacking the staged stack
 """
 
 import logging
-import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -40,11 +39,12 @@ from werkzeug.routing import Map, Rule
 
 from kizuna.settings import site_value
 from kizuna.comments.confirmations import Confirmations
+from kizuna.comments.hardening import file_state
+from kizuna.comments.store import DELETED, PENDING, PUBLIC
 
 logger = logging.getLogger("kizuna.comments")
 
 PRIVATE_FIELDS = ("hash", "notification")
-PUBLIC, PENDING, DELETED = 1, 2, 4
 DIRECT_REPLY_WINDOW = 3600  # seconds: the direct-reply limit counts this long
 
 
@@ -254,11 +254,7 @@ class VisibleCounts:
         self.counts = {}
 
     def count(self, *uris):
-        try:
-            stat = os.stat(self.db.path)
-            state = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-        except OSError:
-            state = None
+        state = file_state(self.db.path)
         if state is None or state != self.seen:
             self.counts = dict(self.db.execute(
                 "SELECT threads.uri, COUNT(*) FROM comments AS c JOIN threads ON threads.id = c.tid"

@@ -17,6 +17,7 @@ from isso.ext.notifications import SMTP
 from itsdangerous import URLSafeTimedSerializer
 
 from kizuna.comments import confirmations
+from kizuna.comments.hardening import plain_address
 
 
 class _Moderator:
@@ -31,18 +32,6 @@ class _Moderator:
 
     def sign(self, obj):
         return self._signer.dumps(obj)
-
-
-# One address and nothing else: a local part, one @, a domain; none of the
-# characters that would make a header hold more (CR/LF, commas, angle
-# brackets, groups, quotes, comments) and no spaces. RFC 5321's 254 at most.
-_PLAIN_ADDRESS = re.compile(r"[^\s@<>,;:\"()\[\]\\]+@[^\s@<>,;:\"()\[\]\\]+")
-
-
-def plain_address(address) -> bool:
-    """Whether `address` is one plain e-mail address, safe to mail."""
-    return (isinstance(address, str) and len(address) <= 254 and address.isprintable()
-            and _PLAIN_ADDRESS.fullmatch(address) is not None)
 
 
 def one_line(text: str) -> str:

@@ -5,7 +5,6 @@ code, and tasks themselves work from Python: `tasks.build(invoke.Context())`.
 `ns` at the end is the list of commands; a task not named there does not exist.
 """
 
-import re
 import socket
 import sys
 from pathlib import Path
@@ -20,7 +19,7 @@ from kizuna.errors import KizunaError
 from kizuna.new_essay import new_essay
 from kizuna.processes import run_until_interrupted, running, wait_until_listening
 from kizuna.serve import PORT, command as site_server
-from kizuna.settings import site_value
+from kizuna.settings import is_site_address, site_value
 
 
 # --- How a task fails: a writer's mistake is a message and exit code 1 --------
@@ -313,7 +312,7 @@ def deploy_render(c, site_url=None, out=None, site_root="/srv/kizuna/www", isso_
     from kizuna.deploy import Deployment, render
 
     site_url = site_url or site_value("KIZUNA_SITEURL")  # the environment's, else site.env's (invoke init)
-    if not site_url or not re.match(r"https?://[^/\s]+", site_url):
+    if not site_url or not is_site_address(site_url):
         raise KizunaError("Say where the site lives, from https:// on: --site-url https://essays.example.org "
                           "(or set KIZUNA_SITEURL, or run invoke init)")
     folder = Path(out) if out else ROOT / "deploy" / "rendered"

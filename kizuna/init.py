@@ -8,7 +8,6 @@ import os
 import re
 from pathlib import Path
 from typing import Callable
-from urllib.parse import urlsplit
 
 from kizuna import settings
 from kizuna.errors import KizunaError
@@ -20,7 +19,6 @@ QUESTIONS = {
     "KIZUNA_SITEURL": ("--url", "The site's public address, from https:// on"),
     "KIZUNA_LANG": ("--language", "The site's language (en, ja, pt-BR…)"),
 }
-EXAMPLE_URL = settings.BY_NAME["KIZUNA_SITEURL"].production  # the table's placeholder, never a real site
 LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}")
 HEADER = """\
 # This site's own settings, written by `invoke init` (run it again to change
@@ -39,13 +37,11 @@ def checked(name: str, value: str) -> str:
     option = QUESTIONS[name][0]
     value = value.strip()
     if name == "KIZUNA_SITEURL":
-        parts = urlsplit(value)
-        if (parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment
-                or parts.username or re.search(r"\s", value) or not re.fullmatch(r"[A-Za-z0-9.:\[\]-]+", parts.netloc)):
+        if not settings.is_site_address(value):
             raise InitError(f"{value!r} is not a site address: give it from https:// on, "
                             f"e.g. {option} https://essays.example.org")
-        if value.rstrip("/") == EXAMPLE_URL:
-            raise InitError(f"{EXAMPLE_URL} is the example address: give your site's own with {option}")
+        if value.rstrip("/") == settings.EXAMPLE_URL:
+            raise InitError(f"{settings.EXAMPLE_URL} is the example address: give your site's own with {option}")
         return value.rstrip("/")
     if name == "KIZUNA_LANG":
         if not LANGUAGE.fullmatch(value):
@@ -59,7 +55,7 @@ def checked(name: str, value: str) -> str:
 def current(site_file: Path | None = None, environ=None) -> dict[str, str]:
     """What the site uses now, setting by setting; "" for an address not yet given."""
     values = {name: settings.site_value(name, name == "KIZUNA_SITEURL", environ, site_file) for name in QUESTIONS}
-    if values["KIZUNA_SITEURL"].rstrip("/") == EXAMPLE_URL:
+    if values["KIZUNA_SITEURL"].rstrip("/") == settings.EXAMPLE_URL:
         values["KIZUNA_SITEURL"] = ""
     return values
 

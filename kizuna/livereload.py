@@ -31,6 +31,9 @@ ERROR_SCRIPT = (
 
 
 def _with_error_script(transform):
+    if getattr(transform, "adds_error_script", False):  # once, however often the loop starts
+        return transform
+
     def transform_first_chunk(self, status_code, headers, chunk, finishing):
         status_code, headers, chunk = transform(self, status_code, headers, chunk, finishing)
         if "html" in headers.get("Content-Type", "") and livereload_server.HEAD_END in chunk:
@@ -38,6 +41,7 @@ def _with_error_script(transform):
             if "Content-Length" in headers:
                 headers["Content-Length"] = str(int(headers["Content-Length"]) + len(ERROR_SCRIPT))
         return status_code, headers, chunk
+    transform_first_chunk.adds_error_script = True
     return transform_first_chunk
 
 

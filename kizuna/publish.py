@@ -8,16 +8,14 @@ Where it goes (kizuna/settings.py: the environment, else site.env):
   KIZUNA_DEPLOY_SSH      optional ssh command, e.g. "ssh -p 2222"
 """
 
-import re
 import shutil
 import subprocess
 from pathlib import Path
 
 from kizuna import OUTPUT
 from kizuna.errors import KizunaError
-from kizuna.settings import BY_NAME, site_value
+from kizuna.settings import EXAMPLE_URL, is_site_address, site_value
 
-EXAMPLE_URL = BY_NAME["KIZUNA_SITEURL"].production
 
 # Never send, nor delete on the server, the comments/ folder at the top of the
 # site's folder (a leading slash anchors a pattern there: an unanchored
@@ -63,7 +61,7 @@ def address_problems(url: str, allow_http: bool = False) -> list[str]:
     if url.rstrip("/") == EXAMPLE_URL:
         return [f"The site's address is still the example, {EXAMPLE_URL}: every link, the stylesheet's "
                 f"too, would point there. {how}."]
-    if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", url):
+    if not is_site_address(url):
         return [f"KIZUNA_SITEURL is {url!r}, not an address. {how}."]
     if url.startswith("http://") and not allow_http:
         return [f"The site's address, {url}, is not https://: browsers would mark every page unsafe and "

@@ -32,6 +32,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit
 
 from kizuna.errors import KizunaError
 
@@ -141,6 +142,17 @@ SETTINGS = (
     Setting("KIZUNA_SMTP_PASSWORD", COMMENTS, "its password", "", "", secret=True),
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
+# The table's placeholder for KIZUNA_SITEURL: never a real site's address.
+EXAMPLE_URL = BY_NAME["KIZUNA_SITEURL"].production
+
+
+def is_site_address(value: str) -> bool:
+    """An address a site can live at: http(s)://host[:port][/path], nothing
+    else (no spaces, user, query or fragment)."""
+    parts = urlsplit(value)
+    return (parts.scheme in ("http", "https") and bool(parts.hostname) and not (parts.query or parts.fragment
+            or parts.username) and not re.search(r"\s", value)
+            and re.fullmatch(r"[A-Za-z0-9.:\[\]-]+", parts.netloc) is not None)
 
 
 class SiteFileError(KizunaError):

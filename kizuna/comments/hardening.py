@@ -99,6 +99,14 @@ def plain_address(address) -> bool:
             and EMAIL.fullmatch(address) is not None)
 
 
+def one_line(text: str) -> str:
+    """Stored text as one line (a mail subject, a thread's title): control
+    characters (CR, LF…) and line or paragraph separators become spaces, and
+    runs of spaces one, so it can neither add a mail header nor break one."""
+    return " ".join("".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch
+                            for ch in text or "").split())
+
+
 def name_key(name: str) -> str:
     """What a name looks like, for telling look-alike names apart: letters
     and digits only, case and compatibility forms folded, common Cyrillic

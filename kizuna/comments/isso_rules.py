@@ -39,7 +39,7 @@ from werkzeug.routing import Map, Rule
 
 from kizuna.settings import site_value
 from kizuna.comments.confirmations import Confirmations
-from kizuna.comments.hardening import file_state
+from kizuna.comments.hardening import file_state, one_line
 from kizuna.comments.store import DELETED, PENDING, PUBLIC
 
 logger = logging.getLogger("kizuna.comments")
@@ -274,13 +274,7 @@ def _smtp_notifier(isso):
     return None
 
 
-def plain_line(text: str) -> str:
-    """One line of text for a mail header: control characters (CR, LF…)
-    become spaces, so a title cannot add headers or break the mail."""
-    return " ".join("".join(ch if ch.isprintable() else " " for ch in text or "").split())
-
-
 def _plain_subject(sendmail):
     def send(subject, body, thread, comment, to=None, headers=None):
-        return sendmail(plain_line(subject), body, thread, comment, to=to, headers=headers)
+        return sendmail(one_line(subject), body, thread, comment, to=to, headers=headers)
     return send

@@ -8,8 +8,6 @@ Isso's server, so this sends the very same mail with Isso's own code
 
 import html
 import logging
-import re
-import unicodedata
 from dataclasses import dataclass, field
 
 from isso import local
@@ -17,7 +15,7 @@ from isso.ext.notifications import SMTP
 from itsdangerous import URLSafeTimedSerializer
 
 from kizuna.comments import confirmations
-from kizuna.comments.hardening import plain_address
+from kizuna.comments.hardening import one_line, plain_address
 
 
 class _Moderator:
@@ -32,13 +30,6 @@ class _Moderator:
 
     def sign(self, obj):
         return self._signer.dumps(obj)
-
-
-def one_line(text: str) -> str:
-    """A mail subject from stored text: control characters (CR/LF in titles
-    from old data, say) become spaces, so a subject is one header line."""
-    spaced = "".join(" " if unicodedata.category(ch) in ("Cc", "Zl", "Zp") else ch for ch in text)
-    return re.sub(r"  +", " ", spaced).strip()
 
 
 @dataclass

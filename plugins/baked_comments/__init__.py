@@ -41,7 +41,6 @@ import logging
 import os
 import re
 import time
-import unicodedata
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -54,6 +53,7 @@ from pelican import signals
 from pelican.generators import ArticlesGenerator, PagesGenerator
 
 from kizuna import serve
+from kizuna.comments.hardening import one_line
 
 logger = logging.getLogger(__name__)
 
@@ -143,9 +143,9 @@ def decide(generators) -> None:
                 article.comments_open = comments_open(article)
                 article.comments_thread = thread_id(article, generator.settings)
                 article.comments_baked, article.comment_count = [], None
-                if moved(article):
-                    site = generator.settings.get("SITEURL", "")
-                    _MOVED.append((moved(article), f"{site}/{article.url.lstrip('/')}"))
+                old = moved(article)
+                if old:
+                    _MOVED.append((old, f"{generator.settings.get('SITEURL', '')}/{article.url.lstrip('/')}"))
         elif isinstance(generator, PagesGenerator):
             for page in [*generator.pages, *generator.hidden_pages, *generator.draft_pages,
                          *generator.translations, *generator.hidden_translations, *generator.draft_translations]:
@@ -282,8 +282,7 @@ def plain_title(markup: str) -> str:
     parser = _TextOnly()
     parser.feed(markup or "")
     parser.close()
-    text = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in "".join(parser.text))
-    return " ".join(text.split())
+    return one_line("".join(parser.text))
 
 
 class _TextOnly(HTMLParser):

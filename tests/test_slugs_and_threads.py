@@ -79,3 +79,11 @@ def test_new_makes_the_slug_pelican_makes(repo_copy):
     path = repo_copy / "content" / "絆-と-手紙.md"
     assert path.is_file(), result.stdout
     assert "Slug: 絆-と-手紙" in path.read_text(encoding="utf-8")
+
+
+def test_two_essays_cannot_share_a_thread(repo_copy):
+    write(repo_copy, "copycat", "A Copycat", extra="Thread: /essays/unresolved-desire-to-connect/\n")
+    result = invoke(repo_copy, "build", check=False)
+    assert result.returncode != 0
+    assert "copycat.md" in result.stdout and "is already" in result.stdout and "unresolved-desire-to-connect.md" \
+        in result.stdout

@@ -138,10 +138,16 @@ def decide(generators) -> None:
     for generator in generators:
         if isinstance(generator, ArticlesGenerator):
             _MOVED.clear()
+            owners = {}  # thread → the essay (slug) whose comments it holds; translations share theirs
             for article in _every_article(generator):
                 check_thread_field(article)
                 article.comments_open = comments_open(article)
                 article.comments_thread = thread_id(article, generator.settings)
+                owner = owners.setdefault(article.comments_thread, article)
+                if owner.slug != article.slug:
+                    logger.error("%s: its comment thread %s is already %s's: two essays would show the same "
+                                 "comments (check its Thread: field)", article.source_path, article.comments_thread,
+                                 owner.source_path)
                 article.comments_baked, article.comment_count = [], None
                 old = moved(article)
                 if old:

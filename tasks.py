@@ -131,10 +131,14 @@ def _site_and_comments(port, comments_port):
     return {"site": (site_server(OUTPUT, port), None), "comments": (isso_command(), environment)}
 
 
-def _build_for(comments_port):
-    """A development build whose pages use, and bake from, the Isso on comments_port."""
+def _isso_at(comments_port):
+    """A development build's settings: its pages use, and bake from, the Isso on comments_port."""
     isso = f"http://127.0.0.1:{comments_port}/"
-    site.build(DEV_SETTINGS, extra_settings={"ISSO_URL": isso, "ISSO_BAKE_URL": isso})
+    return {"ISSO_URL": isso, "ISSO_BAKE_URL": isso}
+
+
+def _build_for(comments_port):
+    site.build(DEV_SETTINGS, extra_settings=_isso_at(comments_port))
 
 
 @task
@@ -167,8 +171,7 @@ def livereload(c, port=PORT, comments_port=comment_settings.ISSO_PORT):
     del comments["site"]  # livereload serves the site itself
     with running(comments, cwd=ROOT) as processes:
         _listening(comments_port, processes["comments"], "Isso")
-        _build_for(comments_port)
-        serve_and_watch(lambda: _build_for(comments_port), port=port)
+        serve_and_watch(_isso_at(comments_port), port=port)
 
 
 # --- Publishing ------------------------------------------------------------------

@@ -22,6 +22,10 @@ class BuildError(KizunaError):
     pass
 
 
+class BuildStopped(BuildError):
+    """The build was stopped before it finished (the writing loop stops one a newer save has made stale)."""
+
+
 def cache_folder(settings: Path, content: Path) -> Path:
     """Pelican's content cache does not notice settings or plugin changes, so
     each combination of them (and of content folders) gets a folder of its own."""
@@ -80,25 +84,30 @@ def swap_in(staging: Path, output: Path) -> None:
 
 
 def build(settings: Path = DEV_SETTINGS, output: Path = OUTPUT, content: Path = CONTENT, quiet: bool = False,
-          extra_settings: dict | None = None) -> Path:
+          extra_settings: dict | None = None, started=None) -> Path:
     """Build the site into output/; raise BuildError and leave output/ as it
     was when Pelican reports any error. extra_settings (name → value) override
-    the settings file's, e.g. {"COMMENTS_BAKE_REQUIRED": True}."""
+    the settings file's, e.g. {"COMMENTS_BAKE_REQUIRED": True}. started, if
+    given, is called with Pelican's process: terminating it stops the build
+    (BuildStopped), output/ untouched."""
     output = Path(output)
     staging = output.with_name(output.name + ".new")
     shutil.rmtree(staging, ignore_errors=True)
-    result = subprocess.run(
-        pelican_command(Path(settings), staging, Path(content), extra_settings),
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    if result.returncode != 0:
+    with subprocess.Popen(pelican_command(Path(settings), staging, Path(content), extra_settings),
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as pelican:
+        if started is not None:
+            started(pelican)
+        log, _ = pelican.communicate()
+    if pelican.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
+        if pelican.returncode < 0:  # ended by a signal: stopped, not broken
+            raise BuildStopped(f"Build stopped; {shown(output)}/ was left as it was.")
         raise BuildError(
-            f"{content_errors(result.stdout, Path(content))}\n"
+            f"{content_errors(log, Path(content))}\n"
             f"Build failed; {shown(output)}/ was left as it was."
         )
     if not quiet:
-        print(result.stdout, end="")
+        print(log, end="")
     swap_in(staging, output)
     return output
 

@@ -138,12 +138,24 @@ class WritingLoop:
         self.building.start()
 
     def watch(self, stop: threading.Event) -> None:
-        # A render now, into a folder thrown away, so the first save does not wait for imports.
+        warmed = False
+        # Empty batches every half second: the first one is the moment to warm up (the watcher already
+        # listens, so a save made meanwhile waits in line rather than being missed).
+        for changes in watchfiles.watch(*WATCHED, stop_event=stop, step=30, rust_timeout=500,
+                                        yield_on_timeout=True, raise_interrupt=False):
+            if not warmed:
+                self.warm_up()
+                warmed = True
+                print(f"Watching {', '.join(shown(path) for path in WATCHED)}: save, and the page reloads.",
+                      flush=True)
+            if changes:
+                self.changed(changes)
+
+    def warm_up(self) -> None:
+        """A render into a folder thrown away, so that the first save does not wait for imports."""
         with tempfile.TemporaryDirectory(prefix=".warm-up-", dir=ROOT) as thrown_away:
             render_first(next(CONTENT.rglob("*.md"), CONTENT / "none.md"), output=Path(thrown_away),
                          extra_settings=self.extra_settings)
-        for changes in watchfiles.watch(*WATCHED, stop_event=stop, step=30, raise_interrupt=False):
-            self.changed(changes)
 
 
 class _ToldByWatchfiles(Watcher):

@@ -31,10 +31,11 @@ from tornado.ioloop import IOLoop
 
 from kizuna import CONTENT, DEV_SETTINGS, OUTPUT, ROOT
 from kizuna import build as site
-from kizuna.render_first import NEIGHBOURS_FILE, render_first
+from kizuna.render_first import NEIGHBOURS_FILE, forget_plugins, render_first
 from kizuna.serve import HOST
 
-WATCHED = (CONTENT, ROOT / "theme", ROOT / "plugins", DEV_SETTINGS)
+PLUGINS = ROOT / "plugins"
+WATCHED = (CONTENT, ROOT / "theme", PLUGINS, DEV_SETTINGS)
 
 ERROR_FILE = ".kizuna-build-error"  # in output/, beside the last good build; a good build has none
 # Added to every page the writing loop serves: shows the last build's error, if any, over the page.
@@ -124,6 +125,8 @@ class WritingLoop:
         if self.building is not None:
             self.building.stop()
         paths = sorted({Path(path) for _, path in changes})
+        if any(path.is_relative_to(PLUGINS) for path in paths):
+            forget_plugins(PLUGINS)
         # An editor's atomic save (and sed -i) writes a temporary file and renames it: gone by now, not news.
         saved = [path for path in paths if path.exists()]
         told = saved or paths
@@ -136,6 +139,10 @@ class WritingLoop:
                       f"rebuilding the whole site.", flush=True)
         self.building = WholeSiteBuild(self.extra_settings, self.reload, names, seen)
         self.building.start()
+
+    def stop(self) -> None:
+        if self.building is not None:
+            self.building.stop()
 
     def watch(self, stop: threading.Event) -> None:
         warmed = False
@@ -183,11 +190,12 @@ def serve_and_watch(extra_settings: dict, port: int) -> None:
     livereload_server.LiveScriptInjector.transform_first_chunk = _with_error_script(
         livereload_server.LiveScriptInjector.transform_first_chunk)
     stop = threading.Event()
+    writing = WritingLoop(extra_settings, reload=None)
 
     def begin(loop):
         def reload(path):  # from the loop's threads to the web server's
             loop.add_callback(handlers.LiveReloadHandler.reload_waiters, path)
-        writing = WritingLoop(extra_settings, reload)
+        writing.reload = reload
         threading.Thread(target=writing.watch, args=(stop,), daemon=True).start()
 
     server = Server(watcher=_ToldByWatchfiles(begin))
@@ -195,3 +203,4 @@ def serve_and_watch(extra_settings: dict, port: int) -> None:
         server.serve(host=HOST, port=port, root=str(OUTPUT), open_url_delay=None)
     finally:
         stop.set()
+        writing.stop()  # no Pelican left writing after the loop has gone

@@ -3,7 +3,7 @@ rendered on its own, in this process, and put into output/ before the
 whole-site build starts.
 
 A warm build of 1,000 essays takes over a second, most of it rendering 1,600
-pages the writer is not looking at (docs/writing-loop.md has the profile).
+pages the writer is not looking at (docs/benchmarks.md has the profile).
 Rendering one essay through the same Pelican, settings, theme and plugins,
 with every other output switched off, takes a small fraction of that and does
 not grow with the archive. What it cannot know (the essays before and after
@@ -20,7 +20,9 @@ import io
 import json
 import logging
 import os
+import sys
 import tempfile
+import weakref
 from pathlib import Path
 
 from kizuna import CONTENT, DEV_SETTINGS, OUTPUT
@@ -86,6 +88,26 @@ def neighbours(relative: str, output: Path, content: Path) -> list[str]:
     except (OSError, ValueError, AttributeError):
         return []
     return [path for path in known if isinstance(path, str) and (content / path).is_file()]
+
+
+def forget_plugins(folder: Path) -> None:
+    """After a plugin file changes: import the plugins afresh on the next render
+    (the whole-site build, a new process each time, always does), and take
+    their old handlers off Pelican's signals."""
+    from blinker import Signal
+    from pelican.plugins import signals
+
+    folder = Path(folder).resolve()
+    forgotten = {name for name, module in list(sys.modules.items())
+                 if getattr(module, "__file__", None) and Path(module.__file__).resolve().is_relative_to(folder)}
+    for name in forgotten:
+        del sys.modules[name]
+    for signal in vars(signals).values():
+        if isinstance(signal, Signal):
+            for held in list(signal.receivers.values()):
+                receiver = held() if isinstance(held, weakref.ref) else held
+                if receiver is not None and getattr(receiver, "__module__", None) in forgotten:
+                    signal.disconnect(receiver)
 
 
 def _write_atomically(source: Path, target: Path) -> None:

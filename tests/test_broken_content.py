@@ -41,3 +41,19 @@ def test_fixed_essay_builds_again(repo_copy):
     bad.write_text("Title: Good date\nDate: 2026-01-03\n\nBody.\n")
     invoke(repo_copy, "build")
     assert (repo_copy / "output/essays/good-date/index.html").is_file()
+
+
+def test_a_stopped_build_keeps_output(dev_site, tmp_path):
+    """The writing loop stops a whole-site build a newer save made stale: the
+    build says it was stopped (not broken), and output/ is the last good one."""
+    import shutil
+
+    from kizuna import CONTENT, DEV_SETTINGS
+    from kizuna.build import BuildStopped, build
+
+    output = shutil.copytree(dev_site, tmp_path / "output")
+    before = tree_digest(output)
+    with pytest.raises(BuildStopped, match="stopped"):
+        build(DEV_SETTINGS, output, CONTENT, quiet=True, started=lambda pelican: pelican.terminate())
+    assert tree_digest(output) == before
+    assert not (tmp_path / "output.new").exists()

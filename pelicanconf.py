@@ -144,7 +144,7 @@ PLUGINS = [
     "content_checks",
     "private_drafts",
     "baked_comments",
-    "writing_loop",  # only with WRITING_LOOP_NEIGHBOURS: what kizuna/render_first.py needs
+    "writing_loop",  # only with WRITING_LOOP_FILE: what kizuna/render_first.py needs
 ]
 RELATED_POSTS_MAX = 3
 SITEMAP = {

@@ -31,7 +31,7 @@ from tornado.ioloop import IOLoop
 
 from kizuna import CONTENT, DEV_SETTINGS, OUTPUT, ROOT
 from kizuna import build as site
-from kizuna.render_first import NEIGHBOURS_FILE, forget_plugins, render_first
+from kizuna.render_first import LOOP_FILE, forget_plugins, render_first
 from kizuna.serve import HOST
 
 PLUGINS = ROOT / "plugins"
@@ -108,7 +108,7 @@ class WholeSiteBuild(threading.Thread):
 
 def build_site(extra_settings: dict, started=None) -> None:
     """The writing loop's whole-site build: `invoke build`, plus what render_first needs."""
-    site.build(DEV_SETTINGS, extra_settings={**extra_settings, "WRITING_LOOP_NEIGHBOURS": NEIGHBOURS_FILE},
+    site.build(DEV_SETTINGS, extra_settings={**extra_settings, "WRITING_LOOP_FILE": LOOP_FILE},
                started=started)
 
 

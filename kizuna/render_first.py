@@ -42,7 +42,7 @@ ONLY_ITS_PAGE = {
 }
 WHOLE_SITE_PLUGINS = {"pelican.plugins.sitemap"}  # write nothing on the essay's page
 # In output/, written by the whole-site build when asked (plugins/writing_loop).
-NEIGHBOURS_FILE = ".kizuna-neighbours.json"
+LOOP_FILE = ".kizuna-writing-loop.json"
 
 
 class _Errors(logging.Handler):
@@ -80,14 +80,33 @@ def kind_of(path: Path, content: Path, settings: dict) -> str | None:
     return None
 
 
-def neighbours(relative: str, output: Path, content: Path) -> list[str]:
+def last_whole_build(output: Path) -> dict:
+    """What the last whole-site build told the loop (plugins/writing_loop): {} if nothing."""
+    try:
+        told = json.loads((output / LOOP_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return told if isinstance(told, dict) else {}
+
+
+def neighbours(relative: str, told: dict, content: Path) -> list[str]:
     """The essays the last whole-site build showed on this essay's page (older,
     newer, related): read along with it, its page shows them too."""
-    try:
-        known = json.loads((output / NEIGHBOURS_FILE).read_text(encoding="utf-8")).get(relative, [])
-    except (OSError, ValueError, AttributeError):
-        return []
+    known = (told.get("neighbours") or {}).get(relative) or []
     return [path for path in known if isinstance(path, str) and (content / path).is_file()]
+
+
+def someone_elses(written: list[Path], scratch: str, relative: str, told: dict, output: Path) -> bool:
+    """Whether a page would go where the last whole build put something else (say,
+    another essay's page, for a Slug: copied from it): that is for the whole build
+    to refuse, naming both files."""
+    addresses = told.get("addresses") or {}
+    for path in written:
+        address = path.relative_to(scratch).as_posix()
+        owner = addresses.get(address)
+        if (owner is None and (output / address).exists()) or (owner is not None and owner != relative):
+            return True
+    return False
 
 
 def forget_plugins(folder: Path) -> None:
@@ -149,8 +168,9 @@ def render_first(changed: Path, settings: Path = DEV_SETTINGS, output: Path = OU
             if kind is None:
                 return []
             relative = changed.resolve().relative_to(content.resolve()).as_posix()
+            told = last_whole_build(Path(output))
             values.update(ONLY_ITS_PAGE, OUTPUT_PATH=scratch,
-                          ARTICLE_PATHS=[relative, *neighbours(relative, Path(output), content)]
+                          ARTICLE_PATHS=[relative, *neighbours(relative, told, content)]
                           if kind == "article" else [],
                           PLUGINS=[name for name in values.get("PLUGINS") or [] if name not in WHOLE_SITE_PLUGINS])
             signals.content_written.connect(record)
@@ -160,7 +180,7 @@ def render_first(changed: Path, settings: Path = DEV_SETTINGS, output: Path = OU
             finally:
                 signals.content_written.disconnect(record)
                 signals.static_generator_finalized.disconnect(record_static)
-            if errors.seen or not written:
+            if errors.seen or not written or someone_elses(written, scratch, relative, told, Path(output)):
                 return []
             # Files the whole-site build has not copied yet (an image just added), then the page.
             new = [Path(scratch) / name for name in static

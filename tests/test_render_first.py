@@ -7,11 +7,11 @@ import shutil
 
 from kizuna import DEV_SETTINGS, PROD_SETTINGS
 from kizuna.build import build
-from kizuna.render_first import NEIGHBOURS_FILE, render_first
+from kizuna.render_first import LOOP_FILE, render_first
 from support import tree_digest
 
 NO_ISSO = {"ISSO_BAKE_URL": ""}  # nothing to bake: no comment server in these tests
-LOOP = {**NO_ISSO, "WRITING_LOOP_NEIGHBOURS": NEIGHBOURS_FILE}
+LOOP = {**NO_ISSO, "WRITING_LOOP_FILE": LOOP_FILE}
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
                     "1f15c4890000000d49444154789c6360000002000185d3a35d0000000049454e44ae426082")
 
@@ -75,32 +75,44 @@ def test_an_image_added_with_the_essay_shows_at_once(tmp_path):
     assert 'src="/images/street.png"' in (output / "essays" / "essay-number-2" / "index.html").read_text()
 
 
+ODD = {  # file written → its text: each on its own, as any one of them makes the render step aside
+    "essay-02.md": essay(2, "rain").replace("2026-01-03 09:00", "2026-13-45"),  # broken date
+    "essay-03.md": essay(3, "rain", "\n\n![A street](images/nowhere.png)"),  # missing image
+    # Addresses the last whole build gave to something else: another essay's page, the list of tags.
+    "essay-04.md": essay(4, "rain").replace("Tags:", "Slug: essay-number-1\nTags:"),
+    "pages/tags.md": "Title: Tags\n\nA page whose address is the list of tags.\n",
+    "notes.txt": "not an essay",
+    "images/street.png": PNG,
+}
+
+
 def test_it_steps_aside_and_touches_nothing_on_anything_odd(tmp_path):
     content, output = site(tmp_path, count=3)
     before = tree_digest(output)
-    broken = content / "essay-02.md"
-    broken.write_text(essay(2, "rain").replace("2026-01-03 09:00", "2026-13-45"), encoding="utf-8")
-    missing_image = content / "essay-03.md"
-    missing_image.write_text(essay(3, "rain", "\n\n![A street](images/nowhere.png)"), encoding="utf-8")
-    stray = content / "notes.txt"
-    stray.write_text("not an essay", encoding="utf-8")
-    (content / "images" / "street.png").write_bytes(PNG)
+    for name, text in ODD.items():
+        changed = content / name
+        kept = changed.read_bytes() if changed.exists() else None
+        changed.write_bytes(text if isinstance(text, bytes) else text.encode())
+        assert render_first(changed, output=output, content=content, extra_settings=NO_ISSO) == [], name
+        assert tree_digest(output) == before, name
+        changed.write_bytes(kept) if kept is not None else changed.unlink()
     outside = tmp_path / "elsewhere.md"
     outside.write_text(essay(9, "rain"), encoding="utf-8")
-    for changed in (broken, missing_image, stray, content / "images" / "street.png", outside,
-                    content / "gone.md"):
+    for changed in (outside, content / "gone.md"):
         assert render_first(changed, output=output, content=content, extra_settings=NO_ISSO) == [], changed
     assert tree_digest(output) == before
+    # and with all that put back, it renders again
+    assert render_first(content / "essay-02.md", output=output, content=content, extra_settings=NO_ISSO)
 
 
-def test_neighbours_are_never_published(prod_site, tmp_path):
-    """The loop's neighbours file (and its build-error file) live only in a writing loop's output/."""
+def test_the_loops_file_is_never_published(prod_site, tmp_path):
+    """The loop's file (and its build-error file) live only in a writing loop's output/."""
     assert not [path for path in prod_site.rglob(".*")], "hidden files in a production build"
     content, output = site(tmp_path, count=2)
-    assert (output / NEIGHBOURS_FILE).is_file()
+    assert (output / LOOP_FILE).is_file()
     shutil.rmtree(output)
     production = build(PROD_SETTINGS, tmp_path / "prod", content, quiet=True, extra_settings=NO_ISSO)
-    assert not (production / NEIGHBOURS_FILE).exists()
+    assert not (production / LOOP_FILE).exists()
 
 
 def test_an_edited_plugin_is_used_from_the_next_render(tmp_path):

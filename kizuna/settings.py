@@ -125,9 +125,10 @@ SETTINGS = (
     Setting("KIZUNA_ISSO_TRUSTED_PROXIES", COMMENTS, "proxies beyond the first whose `X-Forwarded-For` Isso may "
             "trust; Isso takes the last hop as the reader's address, so let nothing but your proxy reach it",
             "", ""),
-    Setting("KIZUNA_ISSO_RATELIMIT", COMMENTS, "comments one reader may post per minute", "2", "2"),
-    Setting("KIZUNA_ISSO_DIRECT_REPLY", COMMENTS, "top-level comments one network may leave on one essay per hour",
-            "3", "3"),
+    Setting("KIZUNA_ISSO_RATELIMIT", COMMENTS, "comments one reader (one address) may post per minute; one network "
+            "(a /24) may post ten times as many", "2", "2"),
+    Setting("KIZUNA_ISSO_DIRECT_REPLY", COMMENTS, "top-level comments one reader may leave on one essay per hour; "
+            "one network, ten times as many", "3", "3"),
     Setting("KIZUNA_ISSO_EDIT_WINDOW", COMMENTS, "how long readers may edit or delete their own comment "
             "(Isso's `max-age`: `15m`, `1h`…)", "15m", "15m"),
     Setting("KIZUNA_ISSO_LINK_DAYS", COMMENTS, "days a moderation link in your mail works", "7", "7"),

@@ -450,7 +450,7 @@ def test_the_direct_reply_limit_counts_the_last_hour(stage):
     uri = "/essays/network/"
     ids = [posted(stage, uri, f"Top-level comment number {n} from this network.")[0] for n in range(3)]
     status, _, answer = post(stage, uri, "A fourth, too soon.")
-    assert status == 403 and "direct responses" in json.dumps(answer), answer
+    assert status == 403 and "conversations on this essay in the last hour" in json.dumps(answer), answer
     db_rows(stage, "UPDATE comments SET created = created - 3700 WHERE id IN (?, ?, ?)", ids)
     status, _, answer = post(stage, uri, "A fourth, an hour later.")
     assert status == 202, answer

@@ -20,8 +20,9 @@ here edits Isso's files. Each rule was found by attacking the staged stack
     (kizuna.comments.confirmations); mail subjects hold no line breaks.
   * Counts count what readers can see: a reply whose parent still waits is
     hidden, so it is not counted either.
-  * Isso's limit of top-level comments per network (/24) and essay never
-    expired; here it counts the last hour only.
+  * Isso's limits counted a whole network (/24) and its limit of top-level
+    comments per essay never expired; here they count one reader, over the
+    last hour (kizuna.comments.senders), and say in plain words what to do.
   * A full disk (or a database another process holds locked too long)
     answers 503 with words a reader can act on, not 500; SQLite's atomic
     commit means nothing already acknowledged is lost.
@@ -40,12 +41,13 @@ from werkzeug.routing import Map, Rule
 from kizuna.settings import site_value
 from kizuna.comments.confirmations import Confirmations
 from kizuna.comments.hardening import file_state, one_line
+from kizuna.comments.senders import (NETWORK_SHARE, WAITING_PATH, WINDOW, Senders, current_sender,
+                                     knowing_the_sender, waiting_view)
 from kizuna.comments.store import DELETED, PENDING, PUBLIC
 
 logger = logging.getLogger("kizuna.comments")
 
 PRIVATE_FIELDS = ("hash", "notification")
-DIRECT_REPLY_WINDOW = 3600  # seconds: the direct-reply limit counts this long
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,8 @@ def install(isso, settings: Rules) -> Confirmations:
     from isso.views.comments import API
 
     API.FIELDS.difference_update(PRIVATE_FIELDS)
-    isso.db.guard._limit = _limits_per_network(isso.db.guard, isso.conf.getint("guard", "direct-reply"))
+    senders = Senders(isso)
+    isso.db.guard._limit = _fair_limits(isso.db.guard, senders, isso.conf.getint("guard", "direct-reply"))
     # The guard's questions are about one network's recent comments: an index
     # answers them without reading every comment (Isso has none).
     try:
@@ -81,6 +84,7 @@ def install(isso, settings: Rules) -> Confirmations:
         smtp.sendmail = _plain_subject(smtp.sendmail)
     confirm = Confirmations(isso, smtp)
     views = {
+        "new": lambda view: knowing_the_sender(view, senders),
         "view": _within_edit_window,
         "edit": lambda view: _within_edit_window(_edit_waits_for_the_writer(view, smtp)),
         "delete": _within_edit_window,
@@ -92,6 +96,7 @@ def install(isso, settings: Rules) -> Confirmations:
         name = next((name for name, (method, path) in API.VIEWS if path == rule.rule and method in rule.methods), "")
         view = views[name](rule.endpoint) if name in views else rule.endpoint
         rules.append(Rule(rule.rule, methods=rule.methods, endpoint=_storage_trouble_is_503(view)))
+    rules.append(Rule(WAITING_PATH, methods=["POST"], endpoint=_storage_trouble_is_503(waiting_view(senders))))
     isso.urls = Map(rules)
     return confirm
 
@@ -214,31 +219,49 @@ def _link_for_this_comment(view, max_age: float):
     return moderate
 
 
-def _limits_per_network(guard, direct_reply: int):
-    """Isso's guard limits (its Guard._limit), in one query: the rate limit
-    per minute, the top-level comments per essay counted over the last hour
-    instead of for ever, then Isso's reply-to-self and require-* rules."""
+def _fair_limits(guard, senders: Senders, direct_reply: int):
+    """Isso's guard limits (its Guard._limit), counted per reader rather than
+    per network (kizuna/comments/senders.py): comments per minute, top-level
+    comments per essay in the last hour, no reply to one's own comment while
+    it can still be edited; each network may send NETWORK_SHARE times what one
+    reader may. Refusals say what happened and what to do, in the reader's words."""
     conf = guard.conf
+    still_there = "Your words are still in the box."
 
     def limit(uri, comment):
-        address, now = comment["remote_addr"], time.time()
-        last_minute, on_this_essay = guard.db.execute(
+        address, now, sender = comment["remote_addr"], time.time(), current_sender()
+        per_minute = conf.getint("ratelimit")
+        mine_last_minute, mine_on_this_essay = senders.sent(uri, sender, now) if sender else (0, 0)
+        network_last_minute, network_on_this_essay = guard.db.execute(
             "SELECT COALESCE(SUM(created > ?), 0), COALESCE(SUM(parent IS NULL AND created > ?"
             " AND tid = (SELECT id FROM threads WHERE uri = ?)), 0)"
             " FROM comments WHERE remote_addr = ? AND created > ?",
-            (now - 60, now - DIRECT_REPLY_WINDOW, uri, address, now - max(60, DIRECT_REPLY_WINDOW))).fetchone()
-        if last_minute >= conf.getint("ratelimit"):
-            return False, f"{address}: ratelimit exceeded"
-        if comment["parent"] is None and on_this_essay >= direct_reply:
-            return False, f"{on_this_essay} direct responses to {uri} from your network in the last hour"
-        if comment["parent"] is not None and not conf.getboolean("reply-to-self") and guard.db.execute(
-                "SELECT 1 FROM comments WHERE remote_addr = ? AND id = ? AND ? - created < ?",
-                (address, comment["parent"], now, guard.max_age)).fetchone():
-            return False, "edit time frame is still open"
+            (now - 60, now - WINDOW, uri, address, now - max(60, WINDOW))).fetchone()
+        if mine_last_minute >= per_minute:
+            return False, (f"You have sent {mine_last_minute} comments in the last minute, the most one reader can. "
+                           f"Please wait a minute, then send this one again. {still_there}")
+        if network_last_minute >= per_minute * NETWORK_SHARE:
+            return False, ("Many comments have come from your network in the last minute. Please wait a minute, "
+                           f"then send yours again. {still_there}")
+        if comment["parent"] is None and mine_on_this_essay >= direct_reply:
+            return False, (f"You have started {mine_on_this_essay} conversations on this essay in the last hour, "
+                           f"the most one reader can. You can still reply to a comment, or come back in an hour. "
+                           f"{still_there}")
+        if comment["parent"] is None and network_on_this_essay >= direct_reply * NETWORK_SHARE:
+            return False, ("Many people on your network have commented on this essay in the last hour. You can "
+                           f"still reply to a comment, or come back in an hour. {still_there}")
+        if (comment["parent"] is not None and not conf.getboolean("reply-to-self") and sender
+                and senders.sent_it(comment["parent"], sender) and guard.db.execute(
+                    "SELECT 1 FROM comments WHERE id = ? AND ? - created < ?",
+                    (comment["parent"], now, guard.max_age)).fetchone()):
+            minutes = guard.max_age // 60
+            return False, (f"This answers your own comment, which you can still change for {minutes} minutes "
+                           f"after sending it: edit that comment instead, or send this after that time. "
+                           f"{still_there}")
         if conf.getboolean("require-email") and not comment.get("email"):
-            return False, "email address required but not provided"
+            return False, f"Please give an e-mail address with your comment. {still_there}"
         if conf.getboolean("require-author") and not comment.get("author"):
-            return False, "author address required but not provided"
+            return False, f"Please give a name with your comment. {still_there}"
         return True, ""
     return limit
 

@@ -224,7 +224,10 @@ def _fair_limits(guard, senders: Senders, direct_reply: int):
     per network (kizuna/comments/senders.py): comments per minute, top-level
     comments per essay in the last hour, no reply to one's own comment while
     it can still be edited; each network may send NETWORK_SHARE times what one
-    reader may. Refusals say what happened and what to do, in the reader's words."""
+    reader may. Isso's reply-to-self rule is not kept: it refused, for 15
+    minutes, any answer to a comment from one's whole network, and every
+    comment waits for the writer anyway. Refusals say what happened and what
+    to do, in the reader's words."""
     conf = guard.conf
     still_there = "Your words are still in the box."
 
@@ -250,14 +253,6 @@ def _fair_limits(guard, senders: Senders, direct_reply: int):
         if comment["parent"] is None and network_on_this_essay >= direct_reply * NETWORK_SHARE:
             return False, ("Many people on your network have commented on this essay in the last hour. You can "
                            f"still reply to a comment, or come back in an hour. {still_there}")
-        if (comment["parent"] is not None and not conf.getboolean("reply-to-self") and sender
-                and senders.sent_it(comment["parent"], sender) and guard.db.execute(
-                    "SELECT 1 FROM comments WHERE id = ? AND ? - created < ?",
-                    (comment["parent"], now, guard.max_age)).fetchone()):
-            minutes = guard.max_age // 60
-            return False, (f"This answers your own comment, which you can still change for {minutes} minutes "
-                           f"after sending it: edit that comment instead, or send this after that time. "
-                           f"{still_there}")
         if conf.getboolean("require-email") and not comment.get("email"):
             return False, f"Please give an e-mail address with your comment. {still_there}"
         if conf.getboolean("require-author") and not comment.get("author"):

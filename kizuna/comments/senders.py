@@ -8,7 +8,10 @@ frame is still open"). Here each limit counts one reader: a keyed hash of the
 full address (never the address itself), kept beside the comment for one
 hour, the longest window a limit looks at, and then deleted. The network
 keeps a limit of its own, ten times a reader's, so that a script that moves
-across a network's addresses is still stopped.
+across a network's addresses is still stopped. (Isso's other network-wide
+rule, no reply to a comment from one's network for 15 minutes, is off:
+comments/isso.cfg lets readers answer at once, as every comment waits for
+the writer.)
 
 A reader whose comment waits for the writer gets a token with it (a keyed
 hash of the comment's id and time): with it, and only with it, the reader's
@@ -68,11 +71,6 @@ class Senders:
             " WHERE s.sender = ? AND s.created > ?",
             (now - 60, now - WINDOW, uri, sender, now - WINDOW)).fetchone()
         return row[0], row[1]
-
-    def sent_it(self, comment_id: int, sender: str) -> bool:
-        return self.db.execute(
-            "SELECT 1 FROM kizuna_senders AS s JOIN comments AS c ON c.id = s.comment AND c.created = s.created"
-            " WHERE s.comment = ? AND s.sender = ?", (comment_id, sender)).fetchone() is not None
 
     def token(self, comment: dict) -> str:
         return self._hash("waiting", comment["id"], repr(float(comment["created"])))

@@ -1,0 +1,114 @@
+"""In the thread, as readers on a phone and on a desktop see it, through the
+staged production stack (nginx + gunicorn Isso) in Chromium (issue 11):
+a refused comment says why beside the form and keeps its words; a reader's
+own waiting comment stays on their screen, marked, across reloads, until the
+writer approves or removes it; nothing in the console, and axe finds nothing."""
+
+import json
+import time
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from support import ESSAY_PATH, approve_comments
+from test_comment_promises import db_rows
+from test_stage import CACHE_PASSED, open_watched, settled_problems, show_comments, staged
+
+VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
+
+
+@pytest.fixture(scope="module")
+def stage(tmp_path_factory):
+    """The site built and staged with production's limit of 3 conversations per reader and essay an hour."""
+    yield from staged(tmp_path_factory.mktemp("thread"), {"KIZUNA_ISSO_RATELIMIT": "1000"}, workers=2,
+                      unset=["KIZUNA_ISSO_DIRECT_REPLY"])
+
+
+@pytest.fixture
+def fresh_hour(stage):
+    """Each test starts as if an hour had passed: the browser is one reader (127.0.0.1) in all of them."""
+    yield
+    db_rows(stage, "UPDATE comments SET created = created - 7200")
+
+
+@pytest.fixture(params=sorted(VIEWPORTS))
+def reader(request, stage, browser, fresh_hour):
+    contexts = []
+    page, problems = open_watched(browser, contexts)
+    page.set_viewport_size(VIEWPORTS[request.param])
+    yield page, problems
+    for context in contexts:
+        context.close()
+
+
+def send(page, text, expect_status):
+    textarea = page.locator("#isso-thread .isso-postbox .isso-textarea").first
+    textarea.fill(text)
+    with page.expect_response(lambda r: "/isso/new?" in r.url and r.request.method == "POST") as answered:
+        page.locator("#isso-thread .isso-postbox .isso-post-action input[type=submit]").first.click()
+    assert answered.value.status == expect_status, answered.value.text()
+    return answered.value
+
+
+def expected_refusal_noise(problems) -> list:
+    """What a refused post leaves in the console by design: the browser's note of the 403, and Isso's own
+    console.error of the answer. Anything else is a problem."""
+    return [p for p in problems if not ("403" in p and "/isso/new" in p) and "Failed to load resource" not in p
+            and "not sent" not in p and "conversations on this essay" not in p]
+
+
+def test_a_refusal_is_said_beside_the_form_and_the_words_stay(stage, reader):
+    page, problems = reader
+    page.goto(stage.url + ESSAY_PATH)
+    show_comments(page, stage)
+    for n in range(3):
+        send(page, f"Conversation number {n}, from one reader.", 202)
+    words = "A fourth conversation, one too many this hour."
+    send(page, words, 403)
+    said = page.locator("#isso-thread .isso-postbox .kizuna-refusal")
+    said.wait_for()
+    assert said.get_attribute("role") == "alert"
+    text = said.inner_text()
+    assert text.startswith("Your comment was not sent: you have started 3 conversations on this essay"), text
+    assert "You can still reply to a comment" in text and "still in the box" in text, text
+    assert page.locator("#isso-thread .isso-postbox .isso-textarea").first.input_value() == words
+    violations = Axe().run(page, context="#comments").response["violations"]
+    assert violations == [], json.dumps(violations, indent=1)[:3000]
+    assert expected_refusal_noise(settled_problems(page, problems)) == []
+
+
+def test_a_waiting_comment_stays_with_its_reader_until_the_writer_acts(stage, reader, browser):
+    page, problems = reader
+    page.goto(stage.url + ESSAY_PATH)
+    show_comments(page, stage)
+    kept = send(page, "Waiting, and still here after a reload.", 202).json()
+    dropped = send(page, "Waiting, and then removed by the writer.", 202).json()
+    assert kept["waiting"] and dropped["waiting"]
+
+    page.reload()
+    show_comments(page, stage)
+    for comment in (kept, dropped):
+        waiting = page.locator(f"#waiting-{comment['id']}")
+        waiting.wait_for()
+        assert "Waiting for the writer to read it" in waiting.inner_text()
+    assert "still here after a reload" in page.locator(f"#waiting-{kept['id']}").inner_text()
+    violations = Axe().run(page, context="#comments").response["violations"]
+    assert violations == [], json.dumps(violations, indent=1)[:3000]
+
+    # Nobody else sees it.
+    other_contexts = []
+    other, _ = open_watched(browser, other_contexts)
+    other.goto(stage.url + ESSAY_PATH)
+    show_comments(other, stage)
+    assert other.locator(".kizuna-waiting").count() == 0
+    other_contexts[0].close()
+
+    approve_comments(stage.db, kept["id"])
+    db_rows(stage, "DELETE FROM comments WHERE id = ?", (dropped["id"],))
+    time.sleep(CACHE_PASSED)
+    page.reload()
+    show_comments(page, stage)
+    page.locator(f"#isso-root #isso-{kept['id']}").wait_for()
+    assert page.locator(".kizuna-waiting").count() == 0
+    page.wait_for_function("() => JSON.parse(localStorage.getItem('kizuna-waiting') || '[]').length === 0")
+    assert settled_problems(page, problems) == []

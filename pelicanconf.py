@@ -9,6 +9,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from kizuna.assets import hashed, svg_data_uri  # noqa: E402
 from kizuna.settings import site_value  # noqa: E402  (the settings table: names, defaults)
+from kizuna.comments import retention  # noqa: E402  (the privacy page's durations, in words)
 
 AUTHOR = site_value("KIZUNA_AUTHOR")
 SITENAME = site_value("KIZUNA_SITENAME")
@@ -57,7 +58,20 @@ ARCHIVES_SAVE_AS = "archives/index.html"
 YEAR_ARCHIVE_URL = "archives/{date:%Y}/"
 YEAR_ARCHIVE_SAVE_AS = "archives/{date:%Y}/index.html"
 # Pages rendered from templates alone; 404 is written as 404.html.
-DIRECT_TEMPLATES = ["index", "archives", "tags", "categories", "authors", "404"]
+DIRECT_TEMPLATES = ["index", "archives", "tags", "categories", "authors", "404", "privacy"]
+# The privacy page (theme/templates/privacy.html), linked from every footer and
+# from the comment form, says what the comment server keeps and for how long,
+# from the settings the server reads (the environment, else the table's
+# defaults): change one on the server, and set it for `invoke publish` too.
+PRIVACY_URL = "privacy/"
+PRIVACY_SAVE_AS = "privacy/index.html"
+PRIVACY = {
+    "addresses_kept": retention.in_words(retention.days_kept(site_value("KIZUNA_ISSO_RETENTION_DAYS")) * 86400),
+    "edit_window": retention.in_words(retention.duration(site_value("KIZUNA_ISSO_EDIT_WINDOW"))),
+    "reply_notices": retention.is_on(site_value("KIZUNA_ISSO_REPLY_NOTIFICATIONS")),
+    "sender_hash_kept": retention.in_words(retention.sender_hash_kept()),
+    "waiting_kept": retention.in_words(retention.waiting_kept()),  # Isso's purge-after (comments/isso.cfg)
+}
 
 DEFAULT_PAGINATION = 10
 PAGINATED_TEMPLATES = {"index": None, "tag": None, "category": None, "author": None}
@@ -129,6 +143,8 @@ ISSO_OPTIONS = {
     "postbox-website-placeholder-text-en": "https://",
     "postbox-submit-text-en": "Send",
     "postbox-notification-text-en": "E-mail me when someone replies",
+    # Said under a comment just sent, and (kizuna.js) under it at every later visit until the writer decides.
+    "comment-queued-text-en": "Waiting for the writer to read it. Until then only you can see it, in this browser.",
 }
 
 # Official pelican-plugins, listed explicitly (PLUGINS=None would load every
@@ -142,6 +158,7 @@ PLUGINS = [
     "markdown_reuse",
     "essay_images",  # relative image paths resolve on every page, in feeds too; a missing one fails
     "content_checks",
+    "content_notes",  # Content-Note: shown before the essay, in lists and at the start of feed items
     "private_drafts",
     "baked_comments",
     "writing_loop",  # only with WRITING_LOOP_FILE: what kizuna/render_first.py needs

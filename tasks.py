@@ -249,10 +249,26 @@ def comments_serve(c, port=comment_settings.ISSO_PORT, site_port=PORT):
 
 @task(name="pending", help=_DB)
 def comments_pending(c, db=None):
-    """List the comments waiting for approval."""
-    from kizuna.comments import moderation
+    """Show each waiting comment whole, with its essay."""
+    from kizuna.comments import writer
 
-    print(moderation.listing(moderation.pending(db)))
+    print(writer.waiting(db))
+
+
+@task(name="show", help={"id": "a comment's id", **_DB})
+def comments_show(c, id, db=None):
+    """Show one comment whole, with its essay."""
+    from kizuna.comments import writer
+
+    print(writer.show(int(id), db))
+
+
+@task(name="reply", help={"id": "the comment to answer", "text": "your reply (Markdown)", **_DB})
+def comments_reply(c, id, text, db=None):
+    """Answer a comment as the writer, marked as yours."""
+    from kizuna.comments import writer
+
+    print("\n".join(writer.reply(int(id), text, db)))
 
 
 @task(name="approve", help={**_IDS, **_DB})
@@ -272,6 +288,14 @@ def comments_delete(c, ids, db=None, dir=None):
     from kizuna.comments import moderation
 
     print("\n".join(moderation.delete(ids, db, dir)))
+
+
+@task(name="purge", help={**_DB, **_DIR})
+def comments_purge(c, db=None, dir=None):
+    """Clear old e-mail and network addresses, and old backups."""
+    from kizuna.comments import retention
+
+    print("\n".join(retention.purge_now(db, dir)))
 
 
 @task(name="backup", help={**_DB, **_DIR})
@@ -333,7 +357,8 @@ ns = Collection(
     serve, reserve, livereload,
     publish, stage,
     test, bench, screenshots,
-    Collection("comments", comments_serve, comments_pending, comments_approve, comments_delete,
-               comments_backup, comments_restore, comments_export),
+    Collection("comments", comments_serve, comments_pending, comments_show, comments_reply, comments_approve,
+               comments_delete,
+               comments_purge, comments_backup, comments_restore, comments_export),
     Collection("deploy", deploy_render),
 )

@@ -91,6 +91,8 @@ SETTINGS = (
     Setting("KIZUNA_SITENAME", SITE, "the site's title", "Kizuna", "Kizuna"),
     Setting("KIZUNA_AUTHOR", SITE, "your name as the site signs essays; no reader may comment under it "
             "(the comment server reads it too)", "K.A.L.T", "K.A.L.T"),
+    Setting("KIZUNA_AUTHOR_ALIASES", SITE, "other names you go by, comma-separated: no reader may comment under "
+            "these either, nor under any look-alike of them or of your name", "", ""),
     Setting("KIZUNA_LANG", SITE, "the site's language, a tag such as `en`, `ja` or `pt-BR` (an essay's own "
             "`Lang:` field wins for that essay)", "en", "en"),
     Setting("KIZUNA_DEV_ISSO_URL", SITE, "where pages built while writing find Isso (`invoke serve` and "
@@ -129,8 +131,14 @@ SETTINGS = (
             "(a /24) may post ten times as many", "2", "2"),
     Setting("KIZUNA_ISSO_DIRECT_REPLY", COMMENTS, "top-level comments one reader may leave on one essay per hour; "
             "one network, ten times as many", "3", "3"),
+    Setting("KIZUNA_ISSO_BOT_CHECK", COMMENTS, "whether a new comment must carry the small proof of work the "
+            "reader's browser does while they write (`on` or `off`; nothing is sent elsewhere); the hidden trap "
+            "field is checked either way", "on", "on"),
     Setting("KIZUNA_ISSO_EDIT_WINDOW", COMMENTS, "how long readers may edit or delete their own comment "
             "(Isso's `max-age`: `15m`, `1h`…)", "15m", "15m"),
+    Setting("KIZUNA_ISSO_RETENTION_DAYS", COMMENTS, "days after you approve or delete a comment that its e-mail "
+            "and network address are removed (a waiting comment keeps them); `invoke comments.purge` also removes "
+            "backups this old, never the newest; the build reads it too, for the privacy page", "30", "30"),
     Setting("KIZUNA_ISSO_LINK_DAYS", COMMENTS, "days a moderation link in your mail works", "7", "7"),
     Setting("KIZUNA_SMTP_HOST", COMMENTS, "your mail server", "", REQUIRED_FOR_MAIL),
     Setting("KIZUNA_SMTP_TO", COMMENTS, "where moderation mail goes (you)", "", REQUIRED_FOR_MAIL),

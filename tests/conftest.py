@@ -11,8 +11,13 @@ from kizuna import CONTENT, DEV_SETTINGS, PROD_SETTINGS, ROOT
 from kizuna.browser import CHROMIUM, launch
 from kizuna.build import build
 from kizuna.processes import free_port, server
-from support import (Mailbox, copy_repository, _isso_running, gunicorn_command, live_comments_running, open_threads,
-                     production_comment_environment, require_tool, serving)
+from support import (BOT_CHECK_OFF, Mailbox, copy_repository, _isso_running, gunicorn_command, live_comments_running,
+                     open_threads, production_comment_environment, require_tool, serving)
+
+# The stage and `invoke serve`, as tests start them, take this process's
+# environment: their tests post straight to the API, so the bot check is off
+# there (support.BOT_CHECK_OFF says why; test_bot_check.py turns it on).
+os.environ.update(BOT_CHECK_OFF)
 
 
 @pytest.fixture(scope="session")
@@ -65,6 +70,7 @@ def isso(tmp_path):
     env = development_environment(site_origin=site_origin, port=port, db=tmp_path / "data" / "comments.db",
                                   base={k: v for k, v in os.environ.items() if not k.startswith("KIZUNA_")})
     env["KIZUNA_ISSO_RATELIMIT"] = "1000"  # tests post quickly from one address
+    env.update(BOT_CHECK_OFF)  # and straight to the API
     env["KIZUNA_ISSO_THREADS"] = str(open_threads(tmp_path / "comment-threads.json"))
     yield from _isso_running(env, port, site_origin, tmp_path)
 
@@ -107,7 +113,7 @@ def isso_with_smtp(tmp_path, smtp):
         "KIZUNA_SMTP_HOST": "127.0.0.1", "KIZUNA_SMTP_PORT": str(smtp.port), "KIZUNA_SMTP_SECURITY": "none",
         "KIZUNA_SMTP_TO": "writer@kizuna.test", "KIZUNA_SMTP_FROM": "Kizuna comments <comments@kizuna.test>",
         "KIZUNA_ISSO_PUBLIC_ENDPOINT": f"http://localhost:{port}", "KIZUNA_ISSO_TRUSTED_PROXIES": "127.0.0.1",
-        "KIZUNA_ISSO_RATELIMIT": "1000",
+        "KIZUNA_ISSO_RATELIMIT": "1000", **BOT_CHECK_OFF,
         "KIZUNA_ISSO_THREADS": str(open_threads(tmp_path / "comment-threads.json")),
     })
     env = development_environment(site_origin=site_origin, port=port, db=tmp_path / "data" / "comments.db", base=base)

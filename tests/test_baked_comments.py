@@ -183,3 +183,21 @@ def test_an_option_name_that_is_not_an_attribute_name_stops_the_build(repo_copy)
     result = invoke(repo_copy, "build", check=False, env={**os.environ, **NO_ISSO})
     assert result.returncode != 0
     assert "ISSO_OPTIONS" in result.stdout and "is not an option name" in result.stdout, result.stdout
+
+
+def test_the_writers_reply_is_baked_with_its_mark_and_a_look_alike_name_is_not(repo_copy, isso):
+    from kizuna import ROOT
+
+    theirs = post(isso, "Does it get easier?", author="Aki")
+    approve(isso, theirs)
+    said = invoke(ROOT, "comments.reply", str(theirs), "Slowly, yes.", "--db", str(isso.db), env=isso.env).stdout
+    mine = int(said.split("comment ")[-1].split(",")[0])
+    # A comment the writer did not make is not marked, whatever it says of itself.
+    with sqlite3.connect(isso.db) as db:
+        db.execute("UPDATE comments SET author = 'K.A.L.T' WHERE id = ?", (theirs,))  # e.g. from before the rule
+
+    invoke(repo_copy, "build", env={**os.environ, "KIZUNA_DEV_ISSO_URL": isso.url + "/"})
+    page = BeautifulSoup((repo_copy / "output" / THREAD.strip("/") / "index.html").read_text(), "html.parser")
+    marks = page.select("ol.comments-list .writer")
+    assert [mark.get_text() for mark in marks] == ["the writer"]
+    assert marks[0].find_parent("li")["id"] == f"isso-{mine}"

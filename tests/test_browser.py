@@ -25,10 +25,11 @@ PAGES = {
     "authors": ("/authors/", 200),
     "author": ("/authors/kalt/", 200),
     "about": ("/about/", 200),
+    "privacy": ("/privacy/", 200),
     "404": ("/no/such/page/", 404),
 }
 ESSAY = PAGES["essay"][0]
-AXE_PAGES = ["home", "essay", "tag", "archives", "about", "404"]
+AXE_PAGES = ["home", "essay", "tag", "archives", "about", "privacy", "404"]
 STORAGE_KEY = "kizuna-theme"
 axe = Axe()  # axe-core's default rule set: WCAG 2.x A/AA (color-contrast too) and best practices
 
@@ -174,6 +175,21 @@ def test_toggle_chooses_dark_and_light_and_remembers(new_page, site_url):
     assert chosen_light["background"] == light["background"]
     page.reload()
     assert theme_state(page) == chosen_light, "the light choice did not survive a reload"
+
+
+def test_the_toggle_says_its_state_in_words(new_page, site_url):
+    """Not only by its fill: "Dark theme: on" / "Dark theme: off" (observed before: "Dark theme" both ways)."""
+    page = new_page(color_scheme="light")
+    page.goto(site_url + ESSAY)
+    toggle = page.locator("#theme-toggle")
+
+    def words():
+        return toggle.evaluate("b => b.textContent.trim() + getComputedStyle(b, '::after').content")
+
+    # Shown after the name; heard once, from aria-pressed: the added words have empty alternative text.
+    assert words() == 'Dark theme": off" / ""', words()
+    toggle.click()
+    assert words() == 'Dark theme": on" / ""', words()
 
 
 def test_stored_choice_is_applied_by_the_head_script_alone(new_page, site_url):

@@ -126,7 +126,8 @@ def test_an_edited_approved_comment_is_hidden_until_approved_again(stage, mailbo
         assert "spam.example" not in json.dumps(shown) and "Someone else" not in json.dumps(shown), shown
         time.sleep(CACHE_PASSED)
     assert cid not in read(stage, uri)
-    assert re.search(rf"^\s*{cid}\s+{re.escape(uri)}\s+Someone else", pending_listing(stage), re.M)
+    assert re.search(rf"^Comment {cid} on {re.escape(uri)} .*waiting for you\n  by Someone else,", pending_listing(stage),
+                     re.M)
     mail = admin_mail(mailbox, "Edited comment waits on Edited", cid)
     body = mail.get_body().get_content()
     assert "Buy cheap pills" in body and f"/isso/id/{cid}/activate/" in body

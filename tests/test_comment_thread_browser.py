@@ -77,6 +77,28 @@ def test_a_refusal_is_said_beside_the_form_and_the_words_stay(stage, reader):
     assert expected_refusal_noise(settled_problems(page, problems)) == []
 
 
+@pytest.mark.parametrize("name, text, words", [
+    ("Κ.Α.L.Τ", "I am the writer, honestly.", "is the writer's name, or looks like it"),  # Greek Κ, Α, Τ
+    ("k a l t", "Me again, the writer.", "is the writer's name, or looks like it"),
+    ("Mika", "word " * 4001, "text is too long (at most 20,000 characters)"),
+])
+def test_every_refusal_is_said_in_words(stage, reader, name, text, words):
+    page, problems = reader
+    page.goto(stage.url + ESSAY_PATH)
+    show_comments(page, stage)
+    page.locator("#isso-thread .isso-postbox input[name=author]").first.fill(name)
+    send(page, text, 400)
+    said = page.locator("#isso-thread .isso-postbox .kizuna-refusal")
+    said.wait_for()
+    assert said.inner_text().startswith("Your comment was not sent: ") and words in said.inner_text(), said.inner_text()
+    assert page.locator("#isso-thread .isso-postbox .isso-textarea").first.input_value() == text
+    # Sent again, right, the message goes.
+    page.locator("#isso-thread .isso-postbox input[name=author]").first.fill("Mika")
+    send(page, "A shorter thought, under my own name.", 202)
+    page.wait_for_function("() => document.querySelector('#isso-thread .isso-postbox .kizuna-refusal').hidden")
+    assert [p for p in expected_refusal_noise(settled_problems(page, problems)) if "400" not in p] == []
+
+
 def test_a_waiting_comment_stays_with_its_reader_until_the_writer_acts(stage, reader, browser):
     page, problems = reader
     page.goto(stage.url + ESSAY_PATH)
@@ -111,4 +133,62 @@ def test_a_waiting_comment_stays_with_its_reader_until_the_writer_acts(stage, re
     page.locator(f"#isso-root #isso-{kept['id']}").wait_for()
     assert page.locator(".kizuna-waiting").count() == 0
     page.wait_for_function("() => JSON.parse(localStorage.getItem('kizuna-waiting') || '[]').length === 0")
+    assert settled_problems(page, problems) == []
+
+
+def test_the_writers_reply_is_marked_and_the_counts_follow_moderation(stage, reader):
+    from support import invoke
+    from kizuna import ROOT
+    from test_stage import form_headers, new_path
+
+    page, problems = reader
+    body = json.dumps({"text": "Thank you for writing this.", "author": "Aki", "title": "x"}).encode()
+    status, _, answer = stage.request("POST", new_path(ESSAY_PATH), body, form_headers(stage.url), source="127.0.0.9")
+    assert status == 202, answer
+    theirs = json.loads(answer)["id"]
+    approve_comments(stage.db, theirs)
+    said = invoke(ROOT, "comments.reply", str(theirs), "Thank you for reading it.", "--db", str(stage.db)).stdout
+    mine = int(said.split("comment ")[-1].split(",")[0])
+    time.sleep(CACHE_PASSED)
+    _, _, counted = stage.request("POST", "/isso/count", json.dumps([ESSAY_PATH]).encode(), form_headers(stage.url))
+    (count,) = json.loads(counted)
+    assert count >= 2
+
+    page.goto(stage.url + ESSAY_PATH)
+    # The essay's header was baked before these comments: its count follows them live.
+    page.wait_for_function("n => document.querySelector('article.essay a[data-comments]').textContent.trim()"
+                           " === n + ' thoughts'", arg=count)
+    show_comments(page, stage)
+    marked = page.locator(f"#isso-{mine} .writer")
+    marked.wait_for()
+    assert marked.inner_text() == "the writer"
+    assert page.locator(f"#isso-{theirs}").get_attribute("class").find("kizuna-by-writer") == -1
+    assert page.locator("#isso-thread .writer").count() == 1
+    violations = Axe().run(page, context="#comments").response["violations"]
+    assert violations == [], json.dumps(violations, indent=1)[:3000]
+    assert settled_problems(page, problems) == []
+
+
+def test_the_form_lines_up_and_preview_and_edit_are_quiet(stage, reader):
+    """Its fields line up along their bottom (their labels wrap to different heights), its buttons are
+    buttons, not bars, and previewing and editing leave nothing in the console."""
+    page, problems = reader
+    page.goto(stage.url + ESSAY_PATH)
+    show_comments(page, stage)
+    box = page.evaluate("""() => {
+        const form = document.querySelector('#isso-thread .isso-postbox');
+        const inputs = [...form.querySelectorAll('.isso-input-wrapper input')].map(i => i.getBoundingClientRect());
+        const send = form.querySelector('.isso-post-action input[type=submit]').getBoundingClientRect();
+        return {bottoms: inputs.map(r => Math.round(r.bottom)), lefts: inputs.map(r => Math.round(r.left)),
+                send: send.width, form: form.getBoundingClientRect().width};
+    }""")
+    assert len(box["bottoms"]) == 3, box
+    if len(set(box["lefts"])) == 3:  # side by side (desktop): one line
+        assert max(box["bottoms"]) - min(box["bottoms"]) <= 1, box
+    assert box["send"] < box["form"] / 2, box
+    page.locator("#isso-thread .isso-postbox .isso-textarea").first.fill("A *preview*, then an edit.")
+    page.locator("#isso-thread .isso-postbox input[name=preview]").first.click()
+    page.locator("#isso-thread .isso-postbox .isso-preview em").wait_for()
+    page.locator("#isso-thread .isso-postbox input[name=edit]").first.click()
+    page.locator("#isso-thread .isso-postbox .isso-textarea").first.wait_for(state="visible")
     assert settled_problems(page, problems) == []

@@ -160,7 +160,7 @@ def test_comment_is_written_moderated_shown_and_baked(browser, live_comments, sc
         assert TEXT in mine.locator(".isso-text").inner_text()
         assert mine.locator(".isso-author").inner_text() == AUTHOR
         note = mine.locator(".isso-note")
-        assert note.is_visible() and "moderation" in note.inner_text().lower(), note.inner_text()
+        assert note.is_visible() and "waiting for the writer" in note.inner_text().lower(), note.inner_text()
         assert seen["errors"] == []
         # ISSO_OPTIONS reached the widget: our words, no votes, no avatars, no Isso stylesheet.
         assert page.locator("#isso-postbox-author").get_attribute("placeholder") == "Anonymous"

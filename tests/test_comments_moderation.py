@@ -31,16 +31,18 @@ def test_pending_lists_what_waits_and_approve_publishes_it(isso):
                            ("Waiting, \x1b[2J\x1b]0;pwned\x07too.", "\x1b[31mEve", other["id"]))
 
     listed = task(isso, "comments.pending").stdout
-    lines = {line.split()[0]: line for line in listed.splitlines() if re.match(r"\s*\d+  /", line)}
-    assert list(lines) == [str(named["id"]), str(long["id"]), str(other["id"])]  # oldest first
-    assert ESSAY in lines[str(named["id"])] and OTHER in lines[str(other["id"])]
-    assert "Mika <i> & Co" in lines[str(named["id"])]  # as typed, not as Isso stores it (escaped)
-    assert "anonymous" in lines[str(long["id"])]
-    assert "Thank you.…" in lines[str(named["id"])] and "This stayed" not in listed  # first line only
-    assert "b" * 80 not in listed and "…" in lines[str(long["id"])]  # truncated
+    blocks = {block.split()[1]: block for block in re.split(r"\n\n(?=Comment \d+ on )", listed)
+              if block.startswith("Comment ")}
+    assert list(blocks) == [str(named["id"]), str(long["id"]), str(other["id"])]  # oldest first
+    assert f"on {ESSAY} " in blocks[str(named["id"])] and f"on {OTHER} " in blocks[str(other["id"])]
+    assert "by Mika <i> & Co," in blocks[str(named["id"])]  # as typed, not as Isso stores it (escaped)
+    assert "by anonymous," in blocks[str(long["id"])]
+    assert "    Thank you.\n    This stayed with me." in blocks[str(named["id"])]  # the whole text
+    assert "b" * 80 in blocks[str(long["id"])]  # not cut
     assert "3 comments waiting" in listed
     assert "\x1b" not in listed and "\x07" not in listed  # a comment cannot drive the writer's terminal
-    assert "Waiting, �[2J�]0;pwned�too." in lines[str(other["id"])]
+    assert "Waiting, �[2J�]0;pwned�too." in blocks[str(other["id"])]
+    assert "by �[31mEve," in blocks[str(other["id"])]
     assert isso_thread(isso, ESSAY) == {}
 
     result = task(isso, "comments.approve", f"{named['id']},{other['id']}")

@@ -46,6 +46,7 @@ from pathlib import Path
 from werkzeug.exceptions import BadRequest, HTTPException, NotFound, RequestEntityTooLarge
 from werkzeug.wrappers import Request
 
+from kizuna.comments import bot_check
 from kizuna.comments.confirmations import PATH as CONFIRM_PATH
 
 MAX_BODY = 256 * 1024  # isso.wsgi.Request.max_content_length
@@ -67,6 +68,7 @@ TEXT_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 EMAIL = re.compile(r"[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\]+\.[^\s@<>()\[\],;:\"\\]+")
 # Latin look-alikes from Cyrillic and Greek, for comparing names with the writer's.
 LOOKALIKES = str.maketrans("аеорсухіјѕԁһԛԝкмнтвαβεικνορτυχζημ", "aeopcyxijsdhqwkmhtbabeiknoptuxznm")
+SAME_SHAPE = str.maketrans("01iı", "olll")
 QUERY_INTEGERS = ("parent", "limit", "offset", "nested_limit")
 ID_PATH = re.compile(r"/id/(\d+)(?:/.*)?")
 
@@ -109,13 +111,16 @@ def one_line(text: str) -> str:
 
 def name_key(name: str) -> str:
     """What a name looks like, for telling look-alike names apart: letters
-    and digits only, case and compatibility forms folded, common Cyrillic
-    and Greek look-alikes read as Latin."""
+    and digits only (no spaces, punctuation, zero-width or direction marks),
+    case and compatibility forms folded, common Cyrillic and Greek look-alikes
+    read as Latin, and the shapes that pass for one another in most fonts
+    (0 and o, 1, I and l, rn and m) made one."""
     folded = unicodedata.normalize("NFKC", name).casefold().translate(LOOKALIKES)
-    return "".join(ch for ch in folded if ch.isalnum())
+    letters = "".join(ch for ch in folded if ch.isalnum())
+    return letters.translate(SAME_SHAPE).replace("rn", "m")
 
 
-def check_comment(data, writer: str = "") -> str | None:
+def check_comment(data, writer: tuple[str, ...] | str = ()) -> str | None:
     if not isinstance(data, dict):
         return "JSON must be an object"
     for key in STRINGS:
@@ -132,8 +137,9 @@ def check_comment(data, writer: str = "") -> str | None:
             elif key != "title" and any(unicodedata.category(ch) in HIDDEN for ch in data[key]):
                 return f"{key} holds invisible or control characters"
     author = (data.get("author") or "").strip()
-    if author and writer and name_key(author) == name_key(writer):
-        return f"{author} is the writer's name; please choose another, or none"
+    names = (writer,) if isinstance(writer, str) else writer
+    if author and any(name and name_key(author) == name_key(name) for name in names):
+        return f"{author} is the writer's name, or looks like it; please choose another name, or none"
     if data.get("email") and not plain_address(data["email"].strip()):
         return "email is not an e-mail address"
     parent = data.get("parent")
@@ -226,9 +232,11 @@ class SiteThreads:
         return self.threads
 
 
-def problem(environ, site: SiteThreads | None = None, writer: str = "") -> HTTPException | None:
+def problem(environ, site: SiteThreads | None = None, writer: tuple[str, ...] = (),
+            bots: "bot_check.BotCheck | None" = None) -> HTTPException | None:
     """What is wrong with this request, or None to pass it on to Isso. May
-    replace wsgi.input with the (small) body it has read."""
+    replace wsgi.input with the (small) body it has read. With `bots`, a new
+    comment must also pass the bot check (kizuna.comments.bot_check)."""
     path = isso_path(environ)
     if environ.get("HTTP_X_SCRIPT_NAME") and path.startswith(environ["HTTP_X_SCRIPT_NAME"] + "/"):
         return NotFound()  # /isso/isso/admin/: SubURI strips one prefix only
@@ -284,7 +292,13 @@ def problem(environ, site: SiteThreads | None = None, writer: str = "") -> HTTPE
         title = site.current().get(uri) if uri is not None else None
         if title is None:
             return NotFound("Comments are not open on this page.")
-        _replace_body(environ, json.dumps({**data, "title": title}).encode())
+        data = {**data, "title": title}
+    if path == "/new":
+        # Last, so a comment refused for what it holds or where it goes uses up no solution.
+        refused = bots.refusal(data) if bots is not None else None
+        if refused is not None:
+            return refused
+        _replace_body(environ, json.dumps(bot_check.without_check(data)).encode())
     return None
 
 
@@ -350,21 +364,25 @@ class Hardening:
         hosts = list(isso.conf.getiter("general", "host"))
         self.app = app
         self.site = SiteThreads(rules.threads)
-        self.writer = rules.writer
+        self.writer = rules.writer_names
         self.confirmations = confirmations
+        self.bots = bot_check.BotCheck(isso.db, bot_check.required(os.environ))
         self.reads = ThreadReads(app, isso.conf.get("general", "dbpath"), origin(hosts))
         # The same CORS headers Isso's own answers carry (isso.make_app).
         self.answer = CORSMiddleware(answer, origin=origin(hosts), allowed=("Origin", "Referer", "Content-Type"),
                                      exposed=("X-Set-Cookie", "Date"))
+        self.challenges = CORSMiddleware(self.bots.app, origin=origin(hosts), allowed=("Origin", "Referer"))
 
     def __call__(self, environ, start_response):
-        found = problem(environ, self.site, self.writer)
+        found = problem(environ, self.site, self.writer, self.bots)
         if found is not None:
             environ["kizuna.hardening.problem"] = found
             return self.answer(environ, start_response)
         path = isso_path(environ)
         if path.startswith(CONFIRM_PATH) and self.confirmations is not None:
             return self.confirmations(environ, start_response, path)
+        if path == bot_check.CHALLENGE_PATH:
+            return self.challenges(environ, start_response)
         if environ.get("REQUEST_METHOD") == "GET" and path == "/":
             uri = urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).get("uri", [None])[0]
             if uri is not None:

@@ -29,6 +29,7 @@ here edits Isso's files. Each rule was found by attacking the staged stack
 """
 
 import logging
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from werkzeug.exceptions import Forbidden, NotFound, ServiceUnavailable
 from werkzeug.routing import Map, Rule
 
 from kizuna.settings import site_value
+from kizuna.comments import retention
 from kizuna.comments.confirmations import Confirmations
 from kizuna.comments.hardening import file_state, one_line
 from kizuna.comments.senders import (NETWORK_SHARE, WAITING_PATH, WINDOW, Senders, current_sender,
@@ -56,12 +58,19 @@ class Rules:
     threads: Path              # the site's comment-threads.json (written by every build)
     writer: str                # the writer's name, which no reader may take
     link_days: float = 7.0     # moderation links expire after this many days
+    aliases: tuple[str, ...] = ()  # the writer's other names, which no reader may take either
+
+    @property
+    def writer_names(self) -> tuple[str, ...]:
+        return (self.writer, *self.aliases)
 
     @classmethod
     def from_environment(cls, environ) -> "Rules":
         """From the comment server's environment, as kizuna.comments.settings completes it."""
+        aliases = site_value("KIZUNA_AUTHOR_ALIASES", environ=environ) or ""
         return cls(threads=Path(environ["KIZUNA_ISSO_THREADS"]), writer=site_value("KIZUNA_AUTHOR", environ=environ),
-                   link_days=float(environ["KIZUNA_ISSO_LINK_DAYS"]))
+                   link_days=float(environ["KIZUNA_ISSO_LINK_DAYS"]),
+                   aliases=tuple(name.strip() for name in aliases.split(",") if name.strip()))
 
 
 def install(isso, settings: Rules) -> Confirmations:
@@ -85,6 +94,7 @@ def install(isso, settings: Rules) -> Confirmations:
     confirm = Confirmations(isso, smtp)
     views = {
         "new": lambda view: knowing_the_sender(view, senders),
+        "fetch": _writers_marked,
         "view": _within_edit_window,
         "edit": lambda view: _within_edit_window(_edit_waits_for_the_writer(view, smtp)),
         "delete": _within_edit_window,
@@ -98,6 +108,10 @@ def install(isso, settings: Rules) -> Confirmations:
         rules.append(Rule(rule.rule, methods=rule.methods, endpoint=_storage_trouble_is_503(view)))
     rules.append(Rule(WAITING_PATH, methods=["POST"], endpoint=_storage_trouble_is_503(waiting_view(senders))))
     isso.urls = Map(rules)
+    # E-mail and network addresses are removed when their days are up (os.environ holds the server's settings,
+    # as kizuna.comments.settings completed them, for isso.cfg's ${NAMES} too).
+    isso.dispatch = retention.purging_now_and_then(
+        isso.dispatch, isso, retention.days_kept(os.environ["KIZUNA_ISSO_RETENTION_DAYS"]))
     return confirm
 
 
@@ -123,6 +137,28 @@ def _storage_trouble_is_503(view):
                                      " please keep a copy and try again later.")
     guarded.__name__ = getattr(view, "__name__", "view")
     return guarded
+
+
+def _writers_marked(view):
+    """A thread as Isso answers it, with "writer": true on the comments the
+    writer made with invoke comments.reply (kizuna/comments/writer.py)."""
+    import json
+
+    from kizuna.comments.writer import mark, writer_ids
+
+    api = _api(view)
+
+    def fetch(environ, request, **values):
+        response = view(environ, request, **values)
+        if getattr(response, "status_code", None) == 200 and response.mimetype == "application/json":
+            ids = writer_ids(api.isso.db.execute)
+            if ids:
+                thread = json.loads(response.get_data())
+                mark(thread.get("replies") or [], ids)
+                response.set_data(json.dumps(thread))
+        return response
+    fetch.__self__, fetch.__name__ = api, "fetch"
+    return fetch
 
 
 def _within_edit_window(view):
@@ -214,7 +250,16 @@ def _link_for_this_comment(view, max_age: float):
         if (comment["modified"] or 0) >= made.timestamp() + 1:
             raise Forbidden("The comment was edited after this link was sent; the newer mail about it has a link"
                             " that works.")
-        return view(environ, request, id=id, action=action, key=key)
+        response = view(environ, request, id=id, action=action, key=key)
+        # The writer decided: the comment's e-mail and network address go KIZUNA_ISSO_RETENTION_DAYS from now
+        # (kizuna/comments/retention.py). "Already activated" decides nothing.
+        if request.method == "POST" and getattr(response, "status_code", None) == 200 and (
+                action == "delete" or (action == "activate" and comment["mode"] != PUBLIC)):
+            try:
+                retention.record_decision(api.isso.db.path, id)
+            except sqlite3.Error as error:  # done is done; the next purge starts its days instead
+                logger.warning("could not note when comment %i was decided: %s", id, error)
+        return response
     moderate.__self__, moderate.__name__ = api, "moderate"
     return moderate
 

@@ -1,37 +1,14 @@
-"""Moderation from the terminal: list the comments waiting for the writer,
-approve them, or delete them (after a backup). Safe while Isso runs."""
+"""Moderation from the terminal: approve waiting comments, or delete them
+(after a backup). Safe while Isso runs. (Reading them, and answering them:
+kizuna/comments/writer.py.) Each decision is noted, so that the comment's
+e-mail and network address go when their days are up (retention.py)."""
 
-import contextlib
-import html
 import re
 import sqlite3
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from kizuna.comments import backup
-from kizuna.comments.store import DELETED, PENDING, PUBLIC, CommentError, existing, isso_database, read_only
-
-
-@dataclass
-class Waiting:
-    id: int
-    uri: str
-    author: str
-    created: float
-    text: str
-
-
-def pending(db=None) -> list[Waiting]:
-    """Every comment waiting for approval, oldest first."""
-    with contextlib.closing(read_only(existing(db))) as connection:
-        rows = connection.execute(
-            "SELECT comments.id, threads.uri, comments.author, comments.created, comments.text"
-            " FROM comments JOIN threads ON comments.tid = threads.id"
-            " WHERE comments.mode = ? ORDER BY comments.created, comments.id", (PENDING,)).fetchall()
-    # Isso stores author names HTML-escaped; show them as the reader typed them.
-    return [Waiting(id, uri, html.unescape(author) if author else "anonymous", created, text)
-            for id, uri, author, created, text in rows]
+from kizuna.comments import backup, retention
+from kizuna.comments.store import DELETED, PUBLIC, CommentError, existing, isso_database
 
 
 def printable(text: str) -> str:
@@ -46,19 +23,6 @@ def first_line(text: str, width: int = 60) -> str:
     if len(line) > width:
         line, more = line[:width - 1].rstrip(), True
     return printable(line) + ("…" if more else "")
-
-
-def listing(waiting: list[Waiting]) -> str:
-    if not waiting:
-        return "No comments are waiting."
-    rows = [(str(w.id), printable(w.uri), first_line(w.author, 20), time.strftime("%Y-%m-%d %H:%M", time.localtime(w.created)),
-             first_line(w.text)) for w in waiting]
-    header = ("ID", "ESSAY", "AUTHOR", "POSTED", "FIRST LINE")
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
-    lines = ["  ".join([cell.rjust(widths[0]) if i == 0 else cell.ljust(widths[i]) for i, cell in enumerate(row[:4])]
-                       + [row[4]]) for row in [header, *rows]]
-    count = f"{len(rows)} comment{'s' if len(rows) != 1 else ''} waiting"
-    return "\n".join([*lines, "", f"{count}: invoke comments.approve ID[,ID…] or invoke comments.delete ID[,ID…]"])
 
 
 def parse_ids(ids) -> list[int]:
@@ -116,6 +80,7 @@ def approve(ids, db=None, env: dict | None = None) -> Report:
                 report.failed.append(id)
                 continue
             report.append(f"Approved comment {id}.")
+            _decided(database, id, report)
             if not _tell_readers(database, conf, id, report):
                 report.failed.append(id)
         if report.failed:
@@ -171,4 +136,16 @@ def delete(ids, db=None, backups: Path | None = None, env: dict | None = None) -
                 report.append(f"Deleted comment {id}.")
             else:
                 report.append(f"Deleted comment {id}; it has replies, so an empty placeholder keeps their place.")
+                _decided(database, id, report)
         return report
+
+
+def _decided(database, id: int, report: list[str]) -> None:
+    """Note when the writer decided: the comment's e-mail and network address
+    are removed KIZUNA_ISSO_RETENTION_DAYS later (kizuna/comments/retention.py).
+    Not noted, the next purge starts those days instead: a little later."""
+    try:
+        retention.record_decision(database.path, id)
+    except sqlite3.Error as error:
+        report.append(f"  (when it was decided could not be noted: {error}; its e-mail and network address will"
+                      " be removed a little later than the privacy page says)")

@@ -268,6 +268,8 @@ def shape(comment: dict) -> dict:
         "website": _website(comment.get("website")),
         "created": datetime.fromtimestamp(float(comment["created"]), tz=timezone.utc),
         "html": clean(comment.get("text")),
+        # Only the comment server says so, for what invoke comments.reply made (kizuna/comments/writer.py).
+        "writer": comment.get("writer") is True,
         "replies": [shape(reply) for reply in comment.get("replies", []) if reply.get("mode", 1) == 1],
     }
 

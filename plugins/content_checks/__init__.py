@@ -13,7 +13,8 @@ its own internals:
   published);
 * a Date or Modified not written year-month-day (`11/12/2026` was read as
   12 November), or not a real date;
-* an empty Title, an empty tag (`Tags: a, , b`) or quotes around tags
+* an empty Title, an empty Content-Note (a note with no words warns of
+  nothing), an empty tag (`Tags: a, , b`) or quotes around tags
   (`Tags: "Tokyo, 1998"` made the tags `"Tokyo` and `1998"`);
 * a footnote reference with no definition (`[^2]` was printed as text);
 * a file in content/ that no reader takes (an essay saved as .txt was left
@@ -54,9 +55,9 @@ FIELDS = [
     # Pelican's own
     "Title", "Slug", "Date", "Modified", "Status", "Category", "Tags", "Summary", "Author", "Authors",
     "Lang", "Translation", "Template", "Save_as", "Url", "Timezone", "Date_format",
-    # the theme (article.subtitle), plugins/baked_comments (Comments: off) and
-    # the comment thread's stable id (Thread)
-    "Subtitle", "Comments", "Thread",
+    # the theme (article.subtitle), plugins/baked_comments (Comments: off),
+    # the comment thread's stable id (Thread) and plugins/content_notes
+    "Subtitle", "Comments", "Thread", "Content-Note",
     # the official plugins in PLUGINS: related_posts, readtime, sitemap
     "Related_posts", "Readtime", "Private", "Changefreq", "Priority",
 ]
@@ -198,6 +199,9 @@ def field_problems(fields: list[list]) -> tuple[list, set]:
                 problems.append((line, text))
         elif known == "Title" and not value:
             problems.append((line, "Title is empty"))
+        elif known == "Content-Note" and not value:
+            problems.append((line, "Content-Note is empty; name what the essay touches on "
+                                   "(Content-Note: grief, self-harm) or remove the line"))
     return problems, suggested
 
 

@@ -39,6 +39,7 @@ class Deployment:
     theme_static_dir: str = "theme"
     https: bool | None = None           # None: as site_url says
     micro_cache: str = "1s"             # how long nginx keeps a thread read or a count for every reader
+    access_log: str = "/var/log/nginx/kizuna.access.log"  # readers' addresses in it: the network part only
 
 
     @property

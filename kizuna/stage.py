@@ -69,6 +69,7 @@ def prepare(stage: Stage, extra_env: dict | None = None, base: dict | None = Non
     deployment = Deployment(
         site_url=stage.url, site_root=str(stage.prefix / "www"), listen=f"127.0.0.1:{stage.port}",
         isso_upstream=f"127.0.0.1:{stage.isso_port}", cache_dir=str(stage.prefix / "cache"),
+        access_log=str(stage.prefix / "access.log"),
         data_dir=str(stage.db.parent), admin_allow=["127.0.0.1"], workers=stage.workers,
         https=stage.https,
     )

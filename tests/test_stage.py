@@ -692,3 +692,16 @@ def test_sigkill_during_a_burst_loses_no_acknowledged_comment(stage):
     with contextlib.closing(sqlite3.connect(stage.db)) as connection:
         assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     print(f"crash: {dict(statuses)}; {len(ids)} acknowledged, {len(stored)} stored")
+
+
+def test_the_access_log_keeps_only_the_network_part_of_an_address(stage):
+    """As the privacy page says: nginx logs 127.0.0.0 for a reader at 127.0.0.5, as Isso keeps it."""
+    marker = f"/essays/unresolved-desire-to-connect/?logged={time.monotonic_ns()}"
+    assert stage.request("GET", marker, source="127.0.0.5")[0] == 200
+    log = stage.stage.prefix / "access.log"
+    deadline = time.monotonic() + 5
+    while marker not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)  # nginx flushes its log every second
+    (line,) = [line for line in log.read_text().splitlines() if marker in line]
+    assert line.startswith("127.0.0.0 - ["), line
+    assert "127.0.0.5" not in log.read_text()

@@ -38,10 +38,13 @@ from kizuna.errors import KizunaError
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+PRODUCTION = ROOT / "docs" / "production.md"
 SITE_FILE = ROOT / "site.env"  # the writer's own values; `invoke init` writes it
 REQUIRED = "required"
 REQUIRED_FOR_MAIL = "required for mail"
 SITE, COMMENTS = "site", "comments"  # who reads it: the build and publish, or the comment server
+# Where each group's table is shown: the writer's settings in the README, the server's with its set-up.
+TABLES = {SITE: README, COMMENTS: PRODUCTION}
 
 
 @dataclass(frozen=True)
@@ -200,7 +203,7 @@ def read_site_file(path: Path | None = None) -> dict[str, str]:
                                 "the README's settings tables")
         if BY_NAME[name].group != SITE:
             raise SiteFileError(f"{path.name}, line {number}: {name} is the comment server's setting: set it "
-                                "in its environment (README, \"Comments in production\")")
+                                "in its environment (docs/production.md, \"The comment server\")")
         values[name] = _unquoted(value.strip())
     return values
 
@@ -219,7 +222,7 @@ def site_value(name: str, production: bool = False, environ=None, site_file: Pat
     return "" if default in (None, REQUIRED, REQUIRED_FOR_MAIL) else default
 
 
-# --- The README's tables -------------------------------------------------------
+# --- The tables in the README and docs/production.md -------------------------------------------------------
 
 def _shown(value) -> str:
     if value is None:
@@ -231,7 +234,7 @@ def _shown(value) -> str:
     return "none" if value == "" else f"`{value}`"
 
 
-def readme_table(group: str) -> str:
+def table(group: str) -> str:
     rows = ["| variable | meaning | while writing | in production |", "|---|---|---|---|"]
     for setting in SETTINGS:
         if setting.group == group:
@@ -246,20 +249,29 @@ def _marker(group: str) -> tuple[str, str]:
     return f"<!-- settings: {group} (made by python -m kizuna.settings) -->", f"<!-- /settings: {group} -->"
 
 
-def readme_with_tables(text: str) -> str:
-    """The README's text with each generated table made anew."""
-    for group in (SITE, COMMENTS):
+def with_tables(text: str, groups) -> str:
+    """A document's text with each generated table of `groups` made anew."""
+    for group in groups:
         start, end = _marker(group)
         before, found, rest = text.partition(start)
         if not found:
-            raise ValueError(f"README.md has no {start!r} line")
+            raise ValueError(f"no {start!r} line")
         _, found, after = rest.partition(end)
         if not found:
-            raise ValueError(f"README.md has no {end!r} line")
-        text = f"{before}{start}\n{readme_table(group)}\n{end}{after}"
+            raise ValueError(f"no {end!r} line")
+        text = f"{before}{start}\n{table(group)}\n{end}{after}"
     return text
 
 
+def documents() -> dict[Path, list[str]]:
+    """{document: the groups whose tables it shows}."""
+    shown: dict[Path, list[str]] = {}
+    for group, path in TABLES.items():
+        shown.setdefault(path, []).append(group)
+    return shown
+
+
 if __name__ == "__main__":
-    README.write_text(readme_with_tables(README.read_text(encoding="utf-8")), encoding="utf-8")
-    print(f"Wrote the settings tables into {README}", file=sys.stderr)
+    for path, groups in documents().items():
+        path.write_text(with_tables(path.read_text(encoding="utf-8"), groups), encoding="utf-8")
+        print(f"Wrote the settings tables into {path}", file=sys.stderr)

@@ -53,11 +53,15 @@ def test_production_names_every_required_setting_that_is_missing():
     assert required and all(f"{name} is not set" in str(refused.value) for name in required)
 
 
-def test_the_readme_tables_are_made_from_the_table():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert readme == settings.readme_with_tables(readme), \
-        "README.md's settings tables differ from kizuna/settings.py: run .venv/bin/python -m kizuna.settings"
-    assert all(f"| `{name}` |" in readme for name in settings.BY_NAME)
+def test_the_documents_tables_are_made_from_the_table():
+    texts = []
+    for path, groups in settings.documents().items():
+        text = path.read_text(encoding="utf-8")
+        assert text == settings.with_tables(text, groups), \
+            f"{path.name}'s settings tables differ from kizuna/settings.py: run .venv/bin/python -m kizuna.settings"
+        texts.append(text)
+    assert settings.documents() == {ROOT / "README.md": ["site"], ROOT / "docs" / "production.md": ["comments"]}
+    assert all(f"| `{name}` |" in "".join(texts) for name in settings.BY_NAME)
 
 
 def test_isso_env_example_lists_what_the_comment_server_reads(tmp_path):
@@ -73,13 +77,13 @@ def test_isso_env_example_lists_what_the_comment_server_reads(tmp_path):
     assert comment_settings.production_environment(filled)["KIZUNA_ISSO_REPLY_NOTIFICATIONS"] == "false"
 
 
-def test_the_readme_shows_the_command_lines_and_limits_the_code_uses():
+def test_the_production_guide_shows_the_command_lines_and_limits_the_code_uses():
     """The production command line and the body cap, as kizuna.deploy renders them."""
     import shlex
 
     from kizuna.comments.server import gunicorn_command
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "docs" / "production.md").read_text(encoding="utf-8")
     deployment = Deployment(site_url="https://essays.example.org")
     command = shlex.join(gunicorn_command(deployment.isso_upstream, deployment.workers,
                                           Path(deployment.app_dir) / ".venv" / "bin", access_log=True))

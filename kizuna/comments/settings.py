@@ -113,5 +113,5 @@ def production_environment(base: dict | None = None) -> dict[str, str]:
         problems.append("KIZUNA_ISSO_SALT is shorter than 16 characters")
     if problems:
         raise ConfigError("Refusing to start the comment server: " + "; ".join(problems)
-                          + ". Set them in the environment (see README, 'Comments in production').")
+                          + ". Set them in the environment (see docs/production.md, 'The comment server').")
     return environment

@@ -12,7 +12,7 @@ from pathlib import Path
 import invoke
 from invoke import Collection, Exit
 
-from kizuna import DEV_SETTINGS, OUTPUT, PROD_SETTINGS, ROOT, build as site, init as setup, publish as publishing
+from kizuna import CONTENT, DEV_SETTINGS, OUTPUT, PROD_SETTINGS, ROOT, build as site, init as setup, publish as publishing
 from kizuna.comments import settings as comment_settings
 from kizuna.comments.server import isso_command
 from kizuna.errors import KizunaError
@@ -58,6 +58,12 @@ def _listening(port, process, name):
         wait_until_listening(port, process)
     except (RuntimeError, TimeoutError) as error:
         raise KizunaError(f"{name} did not start: {error}. Its own messages are above.") from None
+
+
+# Options several tasks share (the comment tasks, and the import, which brings comments in).
+_DB = {"db": "the comment database (default: $KIZUNA_ISSO_DB, else comments/data/comments.db)"}
+_DIR = {"dir": "the folder for backups (default: comments/backups/)"}
+_IDS = {"ids": "comment id(s): 12 or 12,14"}
 
 
 # --- Making the site your own ----------------------------------------------------
@@ -120,6 +126,23 @@ def preview(c, port=PORT, build_only=False):
 def new(c, title, tags=""):
     """Start a draft essay: invoke new "Title"."""
     print(f"Created {new_essay(title, tags=tags).relative_to(ROOT)}")
+
+
+@task(name="import", positional=["kind", "export"],
+      help={"kind": "what the export comes from: wordpress", "export": "the export file (WordPress: Tools → Export)",
+            "content": "where essays go (default content/)",
+            "media": "the blog's uploads folder (wp-content/uploads): images found there are copied in",
+            "dry_run": "say what would happen, write nothing", **_DB})
+def import_(c, kind, export, content=None, media=None, dry_run=False, db=None):
+    """Move in: invoke import wordpress EXPORT.xml (posts, pages, comments)."""
+    from kizuna.importing import comments
+    from kizuna.importing.essays import import_wordpress
+
+    if kind != "wordpress":
+        raise KizunaError(f"Kizuna imports from wordpress (not {kind!r}): invoke import wordpress EXPORT.xml")
+    content = Path(content) if content else CONTENT
+    print(import_wordpress(Path(export), content, media, dry_run).text(), end="")
+    print(comments.import_wordpress(Path(export), content, db, dry_run=dry_run))
 
 
 # --- Serving while you write ---------------------------------------------------
@@ -234,11 +257,6 @@ def screenshots(c):
 # Each takes --db (default: $KIZUNA_ISSO_DB, else comments/data/comments.db) and
 # works while Isso runs. Ids go as one argument: 12 or 12,14,15.
 
-_DB = {"db": "the comment database (default: $KIZUNA_ISSO_DB, else comments/data/comments.db)"}
-_DIR = {"dir": "the folder for backups (default: comments/backups/)"}
-_IDS = {"ids": "comment id(s): 12 or 12,14"}
-
-
 @task(name="serve", help={"port": "where Isso listens (127.0.0.1)", "site_port": "the local site allowed to post"})
 def comments_serve(c, port=comment_settings.ISSO_PORT, site_port=PORT):
     """Run Isso alone on http://127.0.0.1:8080 until Ctrl-C."""
@@ -328,6 +346,16 @@ def comments_export(c, out=None, db=None, approved_only=False):
     print(summary, file=sys.stderr)
 
 
+@task(name="import", positional=["kind", "export"],
+      help={"kind": "disqus", "export": "the export file", "dry_run": "say what would be brought in, write nothing",
+            **_DB, **_DIR})
+def comments_import(c, kind, export, dry_run=False, db=None, dir=None):
+    """Bring readers' comments in from a Disqus export, by the essays' addresses."""
+    from kizuna.importing import comments
+
+    print(comments.import_disqus(kind, Path(export), db, dry_run=dry_run, backups=dir))
+
+
 # --- invoke deploy.…: a real server ----------------------------------------------
 
 @task(name="render", help={"site_url": "the public address (default $KIZUNA_SITEURL)",
@@ -353,12 +381,12 @@ def deploy_render(c, site_url=None, out=None, site_root="/srv/kizuna/www", isso_
 # --- The commands, as `invoke --list` shows them ---------------------------------
 
 ns = Collection(
-    init, build, clean, rebuild, regenerate, preview, new,
+    init, build, clean, rebuild, regenerate, preview, new, import_,
     serve, reserve, livereload,
     publish, stage,
     test, bench, screenshots,
     Collection("comments", comments_serve, comments_pending, comments_show, comments_reply, comments_approve,
-               comments_delete,
+               comments_delete, comments_import,
                comments_purge, comments_backup, comments_restore, comments_export),
     Collection("deploy", deploy_render),
 )

@@ -161,6 +161,7 @@ PLUGINS = [
     "content_notes",  # Content-Note: shown before the essay, in lists and at the start of feed items
     "private_drafts",
     "baked_comments",
+    "old_addresses",  # an imported blog's old addresses send readers on (hosts without nginx)
     "writing_loop",  # only with WRITING_LOOP_FILE: what kizuna/render_first.py needs
 ]
 RELATED_POSTS_MAX = 3

@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from kizuna import ROOT, settings
+from kizuna import CONTENT, ROOT, settings
+from kizuna.redirects import moved
 from kizuna.comments.server import gunicorn_command
 
 TEMPLATES = ROOT / "deploy"
@@ -110,6 +111,7 @@ def render(deployment: Deployment, out: Path, stage_prefix: Path | None = None) 
         # the stage's workers then run as the user who started it.
         "stage_as_root": bool(stage_prefix) and os.geteuid() == 0,
     }
+    values["moved"] = moved(CONTENT)  # an imported blog's old addresses
     values["isso_env"] = isso_env(deployment)
     values["gunicorn"] = shlex.join(gunicorn_command(deployment.isso_upstream, deployment.workers,
                                                      Path(deployment.app_dir) / ".venv" / "bin", access_log=True))

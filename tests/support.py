@@ -22,7 +22,7 @@ IN_CI = os.environ.get("CI") == "true"
 
 
 # What a writer's checkout is made of; copies leave out output/, cache/, .venv.
-REPO_PARTS = ["content", "theme", "plugins", "kizuna", "comments", "pelicanconf.py", "publishconf.py", "tasks.py"]
+REPO_PARTS = ["content", "theme", "plugins", "kizuna", "comments", "deploy", "pelicanconf.py", "publishconf.py", "tasks.py"]
 
 
 def require_tool(name: str) -> str:

@@ -54,6 +54,7 @@ from pelican.generators import ArticlesGenerator, PagesGenerator
 
 from kizuna import serve
 from kizuna.comments.hardening import one_line
+from kizuna.redirects import page as redirect_page
 
 logger = logging.getLogger(__name__)
 
@@ -117,12 +118,7 @@ def write_moved_pages(pelican) -> None:
         if target.exists() or ".." in old:
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        address = html.escape(new_url, quote=True)
-        target.write_text(
-            f'<!DOCTYPE html><html lang="en"><meta charset="utf-8"><title>Moved</title>'
-            f'<meta name="robots" content="noindex"><link rel="canonical" href="{address}">'
-            f'<meta http-equiv="refresh" content="0; url={address}">'
-            f'<p>This essay now lives at <a href="{address}">{address}</a>.</p></html>\n', encoding="utf-8")
+        target.write_text(redirect_page(new_url, "This essay"), encoding="utf-8")
 
 
 _MOVED: list[tuple[str, str]] = []  # (old address, new URL), gathered by decide() for write_moved_pages

@@ -42,7 +42,7 @@ class Item:
     tags: list = field(default_factory=list)
     formats: list = field(default_factory=list)  # post formats (Quote, Status…): WordPress styling only
     attachment_url: str = ""
-    comments: int = 0  # wp:comment elements, for the report (imported in a later step)
+    comments: int = 0  # wp:comment elements, for the report (kizuna/importing/comments.py brings them in)
 
 
 @dataclass

@@ -22,6 +22,8 @@ IN_CI = os.environ.get("CI") == "true"
 
 
 # What a writer's checkout is made of; copies leave out output/, cache/, .venv.
+# Real exports other systems made (a copy of shared/fixtures/imports, byte for byte, with its README).
+IMPORTS = ROOT / "tests" / "fixtures" / "imports"
 REPO_PARTS = ["content", "theme", "plugins", "kizuna", "comments", "deploy", "pelicanconf.py", "publishconf.py", "tasks.py"]
 
 

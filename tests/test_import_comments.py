@@ -4,15 +4,12 @@ the essays' threads, replies nested, nothing twice, the database backed up
 first; spam, deleted, pingbacks and trackbacks stay out."""
 
 import sqlite3
-from pathlib import Path
 
 from kizuna.importing import comments
-from support import isso_thread
+from support import IMPORTS, isso_thread
 
-FIXTURES = Path("/work/shared/fixtures/imports") if Path("/work/shared/fixtures/imports").is_dir() else \
-    Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "imports"
-DISQUS = FIXTURES / "disqus-isso-tests.xml"
-WORDPRESS = FIXTURES / "wordpress-theme-unit-test.xml"
+DISQUS = IMPORTS / "disqus-isso-tests.xml"
+WORDPRESS = IMPORTS / "wordpress-theme-unit-test.xml"
 ESSAY = "/essays/unresolved-desire-to-connect/"
 
 

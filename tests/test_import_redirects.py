@@ -10,15 +10,12 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 from kizuna.processes import free_port, stop, wait_until_listening
-from support import invoke, require_tool
+from support import IMPORTS, invoke, require_tool
 
-FIXTURES = Path("/work/shared/fixtures/imports") if Path("/work/shared/fixtures/imports").is_dir() else \
-    Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "imports"
-WORDPRESS = FIXTURES / "wordpress-theme-unit-test.xml"
+WORDPRESS = IMPORTS / "wordpress-theme-unit-test.xml"
 OWN_PAGES = {"/about/"}  # the seed site's About page: the blog's "about" page comes in as about-2
 
 

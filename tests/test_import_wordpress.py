@@ -7,18 +7,15 @@ import hashlib
 import struct
 import xml.etree.ElementTree as ET
 import zlib
-from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 
 from kizuna import DEV_SETTINGS, PROD_SETTINGS
 from kizuna.build import build
-from support import invoke, tree_digest
+from support import IMPORTS, invoke, tree_digest
 
-EXPORT = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "imports" / "wordpress-theme-unit-test.xml"
-if not EXPORT.exists():
-    EXPORT = Path("/work/shared/fixtures/imports/wordpress-theme-unit-test.xml")
+EXPORT = IMPORTS / "wordpress-theme-unit-test.xml"
 WP = "{https://wordpress.org/export/1.2/}"
 
 

@@ -337,7 +337,8 @@ def copy_repository(copy: Path) -> Path:
     for part in REPO_PARTS:
         source = ROOT / part
         if source.is_dir():
-            shutil.copytree(source, copy / part, ignore=shutil.ignore_patterns("__pycache__", "data", "backups"))
+            shutil.copytree(source, copy / part,
+                            ignore=shutil.ignore_patterns("__pycache__", "data", "backups", "rendered"))
         else:
             shutil.copy2(source, copy / part)
     return copy

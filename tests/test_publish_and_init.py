@@ -8,7 +8,6 @@ import os
 import pty
 import re
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from kizuna import ROOT, settings
+from kizuna import settings
 from support import free_port, invoke, require_tool
 
 SEED = "essays/unresolved-desire-to-connect/index.html"
@@ -252,7 +251,6 @@ def test_init_refuses_what_is_not_an_address_a_language_or_a_name(repo_copy, opt
 
 def test_deploy_render_takes_the_address_and_author_from_site_env(repo_copy, tmp_path):
     """The comment server's environment wins over site.env: isso.env.example must carry the writer's name."""
-    shutil.copytree(ROOT / "deploy", repo_copy / "deploy", ignore=shutil.ignore_patterns("rendered"))
     invoke(repo_copy, "init", "--author", "Mina Sato", "--url", "https://mina.example.net",
            stdin=subprocess.DEVNULL, env=writer_env())
     invoke(repo_copy, "deploy.render", "--out", str(tmp_path / "rendered"), env=writer_env())

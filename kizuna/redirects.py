@@ -1,7 +1,8 @@
 """Old addresses that keep working: every address an imported blog's posts
 and pages had (their permalink, their guid, WordPress's `?p=ID` and
-`?page_id=ID`, and its main feed) sends readers, and search engines, to where
-the essay lives now, for good (301).
+`?page_id=ID`), its category, tag, date and attachment pages (which the
+import maps to the page here that shows the same, kizuna/importing/essays.py)
+and its main feed send readers, and search engines, on for good (301).
 
 Read from what `invoke import` noted (content/.imported/wordpress.json).
 An old address that is also an address of this site (its own About page, a
@@ -25,11 +26,9 @@ FEEDS = {"/feed/": "/feeds/all.atom.xml", "/comments/feed/": "/"}  # WordPress's
 UNSAFE = set('"\\$;{}\'') | {chr(n) for n in range(32)} | {" "}
 
 
-def _items(content: Path) -> dict:
+def _state(content: Path) -> dict:
     path = Path(content) / STATE
-    if not path.is_file():
-        return {}
-    return json.loads(path.read_text(encoding="utf-8")).get("items", {})
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
 def site_addresses(content: Path, items: dict) -> tuple[set[str], set[str]]:
@@ -47,8 +46,14 @@ def site_addresses(content: Path, items: dict) -> tuple[set[str], set[str]]:
 def moved(content: Path) -> dict[str, dict[str, str]]:
     """{"paths": {old path: new url}, "p": {id: new url}, "page_id": {id: new url}}."""
     paths, ids = {}, {"p": {}, "page_id": {}}
-    items = _items(content)
+    state = _state(content)
+    items = state.get("items", {})
     own, sections = site_addresses(content, items)
+    # The blog's archive and attachment pages first: an item's own address wins over them.
+    for old, new in state.get("archives", {}).items():
+        path = re.sub("/+", "/", old)
+        if not set(path) & UNSAFE and path.rstrip("/") + "/" not in own:
+            paths[path.rstrip("/") + "/"] = paths[path.rstrip("/")] = quote(new, safe="/")
     for post_id, item in items.items():
         if item.get("status") != "published" or not item.get("url"):
             continue

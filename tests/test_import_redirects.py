@@ -71,6 +71,14 @@ def test_old_links_answer_301_to_pages_that_exist(repo_copy, tmp_path):
         some_post = next(post_id for post_id, item in published.items() if item["type"] == "post")
         status, location = get(port, f"/?p={some_post}")
         assert status == 301 and unquote(location).endswith(published[some_post]["url"]), (status, location)
+        # The blog's category, tag, date and attachment pages: to the page here that shows the same.
+        archives = json.loads((repo_copy / "content/.imported/wordpress.json").read_text())["archives"]
+        kinds = {old.split("/")[1] if not old.split("/")[1].isdigit() else "date" for old in archives}
+        assert {"category", "tag", "date"} <= kinds and len(archives) > 100, kinds
+        for old, new in archives.items():
+            status, location = get(port, quote(old, safe="/"))
+            assert status == 301 and unquote(location).endswith(new), (old, status, location)
+            assert get(port, urlsplit(location).path)[0] == 200, (old, location)
         status, location = get(port, "/feed/")
         assert status == 301 and location.endswith("/feeds/all.atom.xml")
         # Nothing of the site is shadowed, and a draft's old address leads nowhere.

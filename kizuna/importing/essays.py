@@ -212,6 +212,7 @@ def import_wordpress(export_path: Path, content: Path, media: Path | None = None
     # Items the writer edited or removed stay recorded as they were, so later steps still find them.
     new_state = {"export": {"title": export.title, "site": export.site},
                  "items": {**known, **items}}
+    new_state["archives"] = archive_addresses(export, new_state["items"])
     new_state["items"] = dict(sorted(new_state["items"].items(), key=lambda pair: int(pair[0] or 0)))
     state_text = json.dumps(new_state, ensure_ascii=False, indent=1, sort_keys=False) + "\n"
     report.seconds = time.perf_counter() - started
@@ -221,6 +222,54 @@ def import_wordpress(export_path: Path, content: Path, media: Path | None = None
             state_path.write_text(state_text, encoding="utf-8")
         (content.parent / REPORT_NAME).write_text(report.text(), encoding="utf-8")
     return report
+
+
+def archive_addresses(export: wordpress.Export, items: dict) -> dict[str, str]:
+    """The blog's archive pages (category, tag, year, month, day) and attachment
+    pages, by old path, with the page here that shows what they showed: the
+    category's or tag's page (as Pelican names them with the site's settings),
+    the year's archive, the post an attachment belonged to. Only where that
+    page exists: an archive of drafts alone leads nowhere."""
+    from pelican.settings import read_settings
+    from pelican.urlwrappers import Category, Tag
+
+    from kizuna import DEV_SETTINGS
+
+    settings = read_settings(str(DEV_SETTINGS))
+    published = [entry for entry in items.values() if entry.get("type") == "post" and entry.get("status") == "published"]
+    categories = {Category(entry["category"], settings).slug for entry in published if entry.get("category")}
+    tags = {Tag(name, settings).slug for entry in published for name in entry.get("tags", [])}
+    years = {entry["year"] for entry in published if entry.get("year")}
+    found = {}
+
+    def here(name: str) -> str | None:
+        if Category(name, settings).slug in categories:
+            return f"/categories/{Category(name, settings).slug}/"
+        if Tag(name, settings).slug in tags:
+            return f"/tags/{Tag(name, settings).slug}/"
+        return None
+    for nicename, (name, _) in export.categories.items():
+        path, parent, seen = [nicename], export.categories[nicename][1], {nicename}
+        while parent and parent in export.categories and parent not in seen:  # /category/parent/child/
+            path.insert(0, parent)
+            seen.add(parent)
+            parent = export.categories[parent][1]
+        if here(name):
+            found[f"/category/{'/'.join(path)}/"] = here(name)
+    for slug, name in export.tags.items():
+        if Tag(name, settings).slug in tags:
+            found[f"/tag/{slug}/"] = f"/tags/{Tag(name, settings).slug}/"
+    for item in export.items:
+        if item.post_type == "post" and item.status == "publish" and item.date_local[:4] in years:
+            year, month, day = item.date_local[:4], item.date_local[5:7], item.date_local[8:10]
+            for path in (f"/{year}/", f"/{year}/{month}/", f"/{year}/{month}/{day}/"):
+                found[path] = f"/archives/{year}/"
+        parent = items.get(item.parent) if item.post_type == "attachment" else None
+        if parent and parent.get("status") == "published" and item.link:
+            old = urlsplit(item.link).path
+            if old and old != "/":
+                found[unquote(old)] = parent["url"]
+    return dict(sorted(found.items()))
 
 
 def _choose_slug(item, kind, content, known, taken, used, report, what) -> tuple[str, str]:
@@ -312,6 +361,8 @@ def _import_item(item, export, attachments, content, known, taken, used, media, 
              "thread": f"/essays/{slug}/" if kind == "post" else None,
              "parent": item.parent if item.parent != "0" else None,
              "file": relative, "sha256": earlier.get("sha256")}
+    if kind == "post":  # for the old category, tag and date archives' addresses (kizuna/redirects.py)
+        entry.update(category=fields["Category"], tags=list(tags.values()), year=fields["Date"][:4])
     if not target.exists() and earlier.get("sha256"):
         report.add("Left alone: removed since import (not written again)", f"{what}: content/{relative}")
         report.count("left alone")

@@ -51,6 +51,8 @@ class Export:
     site: str  # wp:base_blog_url, against which relative addresses are read
     authors: dict  # login → display name
     items: list
+    categories: dict = field(default_factory=dict)  # nicename → (name, parent's nicename or "")
+    tags: dict = field(default_factory=dict)  # slug → name
 
 
 def _local(tag: str) -> tuple[str, str]:
@@ -99,8 +101,18 @@ def read(path: Path) -> Export:
             login = _text(fields, WP, "author_login").strip()
             authors[login] = _text(fields, WP, "author_display_name").strip() or login
     items = [_item(element) for element in channel.findall("item")]
+    # The blog's category tree and tags, whose archive addresses (/category/a/b/, /tag/c/) readers may have kept.
+    categories, tags = {}, {}
+    for element in channel:
+        fields = _children(element)
+        if _local(element.tag) == (WP, "category"):
+            nicename = unquote(_text(fields, WP, "category_nicename").strip())
+            categories[nicename] = (html.unescape(_text(fields, WP, "cat_name").strip()),
+                                    unquote(_text(fields, WP, "category_parent").strip()))
+        elif _local(element.tag) == (WP, "tag"):
+            tags[unquote(_text(fields, WP, "tag_slug").strip())] = html.unescape(_text(fields, WP, "tag_name").strip())
     return Export(title=_text(top, "", "title").strip(), site=_text(top, WP, "base_blog_url").strip()
-                  or _text(top, "", "link").strip(), authors=authors, items=items)
+                  or _text(top, "", "link").strip(), authors=authors, items=items, categories=categories, tags=tags)
 
 
 def _item(element) -> Item:

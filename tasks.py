@@ -140,9 +140,16 @@ def import_(c, kind, export, content=None, media=None, dry_run=False, db=None):
 
     if kind != "wordpress":
         raise KizunaError(f"Kizuna imports from wordpress (not {kind!r}): invoke import wordpress EXPORT.xml")
+    from kizuna.importing.essays import REPORT_NAME
+    from kizuna.redirects import summary
+
     content = Path(content) if content else CONTENT
     print(import_wordpress(Path(export), content, media, dry_run).text(), end="")
-    print(comments.import_wordpress(Path(export), content, db, dry_run=dry_run))
+    more = f"{comments.import_wordpress(Path(export), content, db, dry_run=dry_run)}\n{summary(content)}\n"
+    print(more, end="")
+    if not dry_run:  # the report file tells all of it too
+        with (content.parent / REPORT_NAME).open("a", encoding="utf-8") as report:
+            report.write("\n" + more)
 
 
 # --- Serving while you write ---------------------------------------------------

@@ -100,3 +100,12 @@ def write_pages(output: Path, redirects: dict[str, str], what: str = "This page"
         target.write_text(page(new, what), encoding="utf-8")
         written.append(target)
     return written
+
+
+def summary(content: Path) -> str:
+    """What the report says of the old addresses."""
+    found = moved(content)
+    pages = {old.rstrip("/") + "/" for old in found["paths"]}
+    ids = len(found["p"]) + len(found["page_id"])
+    return (f"Old addresses: {len(pages)} paths and {ids} ?p= / ?page_id= links forward, for good, to their new place"
+            f" (nginx: invoke deploy.render writes them; other hosts: each build leaves a forwarding page).")

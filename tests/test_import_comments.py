@@ -105,6 +105,9 @@ def test_invoke_import_wordpress_brings_each_essays_comments_once(repo_copy):
 
     said = invoke(repo_copy, "import", "wordpress", str(WORDPRESS)).stdout
     assert "Comments: brought in" in said and "Backed up the comments first" not in said  # a new database
+    report = (repo_copy / "import-report.txt").read_text()  # the whole of it, comments and redirects too
+    assert "Comments: brought in 24 (23 approved, 1 waiting for you)" in report and "left out: pingback: 2" in report
+    assert "Old addresses: " in report and "forward, for good" in report
     db = repo_copy / "comments" / "data" / "comments.db"
     state = json.loads((repo_copy / "content" / ".imported" / "wordpress.json").read_text())["items"]
     with sqlite3.connect(db) as connection:

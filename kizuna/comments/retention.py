@@ -146,7 +146,7 @@ def purge(db_path, days: int, now: float | None = None) -> Purged:
     has nowhere to go now), senders' hashes past their hour, and confirmed
     reply addresses that no comment holds any more."""
     from kizuna.comments.confirmations import TABLE as REPLY_ADDRESSES
-    from kizuna.comments.senders import WINDOW
+    from kizuna.comments.senders import TABLE as SENDERS, WINDOW
 
     now = time.time() if now is None else now
     purged = Purged()
@@ -162,8 +162,8 @@ def purge(db_path, days: int, now: float | None = None) -> Purged:
             f"UPDATE comments SET email = NULL, remote_addr = ?, notification = 0 WHERE {still_held}"
             f" AND EXISTS (SELECT 1 {decided} AND d.decided <= ?)",
             (CLEARED_ADDRESS, PUBLIC, DELETED, CLEARED_ADDRESS, now - days * DAY)).rowcount
-        if _has_table(connection, "kizuna_senders"):
-            purged.senders = connection.execute("DELETE FROM kizuna_senders WHERE created < ?",
+        if _has_table(connection, SENDERS):
+            purged.senders = connection.execute(f"DELETE FROM {SENDERS} WHERE created < ?",
                                                 (now - WINDOW,)).rowcount
         if _has_table(connection, REPLY_ADDRESSES):
             # Isso stores addresses HTML-escaped as typed; the confirmed ones are kept as the reader means them.

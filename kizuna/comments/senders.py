@@ -29,6 +29,7 @@ from werkzeug.wrappers import Response
 
 from kizuna.comments.store import DELETED, PENDING, PUBLIC
 
+TABLE = "kizuna_senders"
 WINDOW = 3600  # seconds a sender's hash is kept: the longest any limit looks back
 NETWORK_SHARE = 10  # a network may send this many times what one reader may
 WAITING_PATH = "/kizuna/waiting"
@@ -41,9 +42,9 @@ class Senders:
     def __init__(self, isso):
         self.db = isso.db
         self.key = isso.db.preferences.get("session-key").encode()  # random per database, never in the config
-        self.db.execute("CREATE TABLE IF NOT EXISTS kizuna_senders"
+        self.db.execute(f"CREATE TABLE IF NOT EXISTS {TABLE}"
                         " (comment INTEGER NOT NULL, created REAL NOT NULL, sender TEXT NOT NULL)")
-        self.db.execute("CREATE INDEX IF NOT EXISTS kizuna_senders_by_sender ON kizuna_senders (sender, created)")
+        self.db.execute(f"CREATE INDEX IF NOT EXISTS {TABLE}_by_sender ON {TABLE} (sender, created)")
 
     def _hash(self, *parts) -> str:
         return hmac.new(self.key, "\0".join(map(str, parts)).encode(), hashlib.sha256).hexdigest()[:32]
@@ -58,8 +59,8 @@ class Senders:
 
     def record(self, comment: dict, sender: str) -> None:
         now = time.time()
-        self.db.execute("DELETE FROM kizuna_senders WHERE created < ?", (now - WINDOW,))
-        self.db.execute("INSERT INTO kizuna_senders (comment, created, sender) VALUES (?, ?, ?)",
+        self.db.execute(f"DELETE FROM {TABLE} WHERE created < ?", (now - WINDOW,))
+        self.db.execute(f"INSERT INTO {TABLE} (comment, created, sender) VALUES (?, ?, ?)",
                         (comment["id"], comment["created"], sender))
 
     def sent(self, uri: str, sender: str, now: float) -> tuple[int, int]:
@@ -67,7 +68,7 @@ class Senders:
         row = self.db.execute(
             "SELECT COALESCE(SUM(s.created > ?), 0), COALESCE(SUM(c.parent IS NULL AND s.created > ?"
             " AND c.tid = (SELECT id FROM threads WHERE uri = ?)), 0)"
-            " FROM kizuna_senders AS s JOIN comments AS c ON c.id = s.comment AND c.created = s.created"
+            f" FROM {TABLE} AS s JOIN comments AS c ON c.id = s.comment AND c.created = s.created"
             " WHERE s.sender = ? AND s.created > ?",
             (now - 60, now - WINDOW, uri, sender, now - WINDOW)).fetchone()
         return row[0], row[1]

@@ -52,28 +52,24 @@ def _text(element, name: str, namespace: str = "") -> str:
     return (found.text or "").strip() if found is not None else ""
 
 
-WP = "{*}"  # WordPress has written its namespace with http:// and with https://
-
-
 def wordpress_comments(export: Path, threads: dict[str, tuple[str, str]]) -> list[OldComment]:
-    """Every wp:comment of the export; `threads` maps a WordPress post id to
-    (thread id, title) for the essays imported (others' comments get thread None)."""
+    """Every comment of a WordPress export (as kizuna/importing/wordpress.py
+    reads it); `threads` maps a WordPress post id to (thread id, title) for the
+    essays imported (others' comments get thread None)."""
+    from kizuna.importing import wordpress
+
     comments = []
-    for item in ET.parse(export).getroot().iter("item"):
-        post_id = _text(item, "post_id", WP)
-        thread, title = threads.get(post_id, (None, ""))
-        for element in item.findall(f"{WP}comment"):
-            approved, kind = _text(element, "comment_approved", WP), _text(element, "comment_type", WP)
-            state = ("pingback" if kind == "pingback" else "trackback" if kind == "trackback"
-                     else {"1": "approved", "0": "pending", "spam": "spam", "trash": "trash"}.get(approved, "trash"))
-            parent = _text(element, "comment_parent", WP)
-            date = _text(element, "comment_date_gmt", WP) or _text(element, "comment_date", WP)
+    for item in wordpress.read(export).items:
+        thread, title = threads.get(item.post_id, (None, ""))
+        for comment in item.comments:
+            state = (comment.kind if comment.kind in ("pingback", "trackback")
+                     else {"1": "approved", "0": "pending", "spam": "spam"}.get(comment.approved, "trash"))
             comments.append(OldComment(
-                "wordpress", _text(element, "comment_id", WP), thread, title, parent if parent not in ("", "0") else None,
-                _text(element, "comment_author", WP), _text(element, "comment_author_email", WP),
-                _text(element, "comment_author_url", WP), _text(element, "comment_author_IP", WP),
-                datetime.strptime(date, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc).timestamp(),
-                _text(element, "comment_content", WP), state))
+                "wordpress", comment.comment_id, thread, title,
+                comment.parent if comment.parent not in ("", "0") else None, comment.author, comment.email,
+                comment.website, comment.address,
+                datetime.strptime(comment.date_gmt, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc).timestamp(),
+                comment.content, state))
     return comments
 
 

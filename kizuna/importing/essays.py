@@ -307,7 +307,7 @@ def _import_item(item, export, attachments, content, known, taken, used, media, 
     if item.sticky:
         report.add("Sticky in WordPress (Kizuna has no sticky essays; it is in date order)", what)
     if item.comments:
-        report.count("comments in the export (brought in below)", item.comments)
+        report.count("comments in the export (brought in below)", len(item.comments))
 
     dropped = []
 

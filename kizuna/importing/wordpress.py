@@ -21,6 +21,21 @@ class ExportError(KizunaError):
 
 
 @dataclass
+class Comment:
+    """One wp:comment, as the export holds it."""
+    comment_id: str
+    parent: str  # "0" or "" for none
+    author: str
+    email: str
+    website: str
+    address: str
+    date_gmt: str  # "YYYY-MM-DD HH:MM:SS" in UTC (else the blog's local time)
+    content: str  # HTML, with line breaks for paragraphs (wpautop)
+    approved: str  # 1, 0, spam, trash
+    kind: str  # comment (or ""), pingback, trackback
+
+
+@dataclass
 class Item:
     post_id: str
     post_type: str  # post, page, attachment, nav_menu_item, …
@@ -42,7 +57,7 @@ class Item:
     tags: list = field(default_factory=list)
     formats: list = field(default_factory=list)  # post formats (Quote, Status…): WordPress styling only
     attachment_url: str = ""
-    comments: int = 0  # wp:comment elements, for the report (kizuna/importing/comments.py brings them in)
+    comments: list = field(default_factory=list)  # Comment, which kizuna/importing/comments.py brings in
 
 
 @dataclass
@@ -115,6 +130,14 @@ def read(path: Path) -> Export:
                   or _text(top, "", "link").strip(), authors=authors, items=items, categories=categories, tags=tags)
 
 
+def _comment(fields: dict) -> Comment:
+    wp = lambda name: _text(fields, WP, name).strip()  # noqa: E731
+    return Comment(comment_id=wp("comment_id"), parent=wp("comment_parent"), author=wp("comment_author"),
+                   email=wp("comment_author_email"), website=wp("comment_author_url"),
+                   address=wp("comment_author_IP"), date_gmt=wp("comment_date_gmt") or wp("comment_date"),
+                   content=wp("comment_content"), approved=wp("comment_approved"), kind=wp("comment_type"))
+
+
 def _item(element) -> Item:
     fields = _children(element)
     wp = lambda name: _text(fields, WP, name).strip()  # noqa: E731
@@ -123,7 +146,7 @@ def _item(element) -> Item:
         name = html.unescape((term.text or "").strip())
         if name and term.get("domain") in terms and name not in terms[term.get("domain")]:
             terms[term.get("domain")].append(name)
-    comments = sum(1 for child in element if _local(child.tag) == (WP, "comment"))
+    comments = [_comment(_children(child)) for child in element if _local(child.tag) == (WP, "comment")]
     gmt, modified = wp("post_date_gmt"), wp("post_modified_gmt")
     return Item(
         post_id=wp("post_id"), post_type=wp("post_type"), status=wp("status"),

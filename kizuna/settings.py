@@ -249,8 +249,18 @@ def _marker(group: str) -> tuple[str, str]:
     return f"<!-- settings: {group} (made by python -m kizuna.settings) -->", f"<!-- /settings: {group} -->"
 
 
+NAMES = "-names"  # a group shown by its names alone, where its table is in another document
+
+
+def names(group: str) -> str:
+    """The settings of a group whose table lives elsewhere, by name, with where to read them."""
+    listed = ", ".join(f"`{setting.name}`" for setting in SETTINGS if setting.group == group)
+    where = TABLES[group].relative_to(ROOT).as_posix()
+    return f"The comment server's settings, {listed}, are explained, with their defaults, in [{where}]({where})."
+
+
 def with_tables(text: str, groups) -> str:
-    """A document's text with each generated table of `groups` made anew."""
+    """A document's text with each generated table (or list of names) of `groups` made anew."""
     for group in groups:
         start, end = _marker(group)
         before, found, rest = text.partition(start)
@@ -259,7 +269,8 @@ def with_tables(text: str, groups) -> str:
         _, found, after = rest.partition(end)
         if not found:
             raise ValueError(f"no {end!r} line")
-        text = f"{before}{start}\n{table(group)}\n{end}{after}"
+        made = names(group.removesuffix(NAMES)) if group.endswith(NAMES) else table(group)
+        text = f"{before}{start}\n{made}\n{end}{after}"
     return text
 
 
@@ -268,6 +279,8 @@ def documents() -> dict[Path, list[str]]:
     shown: dict[Path, list[str]] = {}
     for group, path in TABLES.items():
         shown.setdefault(path, []).append(group)
+        if path != README:
+            shown.setdefault(README, []).append(group + NAMES)  # the README names every setting
     return shown
 
 

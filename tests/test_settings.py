@@ -60,8 +60,11 @@ def test_the_documents_tables_are_made_from_the_table():
         assert text == settings.with_tables(text, groups), \
             f"{path.name}'s settings tables differ from kizuna/settings.py: run .venv/bin/python -m kizuna.settings"
         texts.append(text)
-    assert settings.documents() == {ROOT / "README.md": ["site"], ROOT / "docs" / "production.md": ["comments"]}
+    assert settings.documents() == {ROOT / "README.md": ["site", "comments-names"],
+                                    ROOT / "docs" / "production.md": ["comments"]}
     assert all(f"| `{name}` |" in "".join(texts) for name in settings.BY_NAME)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert all(f"`{name}`" in readme for name in settings.BY_NAME)  # every setting named where the writer looks
 
 
 def test_isso_env_example_lists_what_the_comment_server_reads(tmp_path):

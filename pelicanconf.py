@@ -160,6 +160,7 @@ PLUGINS = [
     "content_checks",
     "content_notes",  # Content-Note: shown before the essay, in lists and at the start of feed items
     "private_drafts",
+    "scheduled_essays",  # an essay dated in the future waits for its date (BUILD_CLOCK below)
     "baked_comments",
     "old_addresses",  # an imported blog's old addresses send readers on (hosts without nginx)
     "writing_loop",  # only with WRITING_LOOP_FILE: what kizuna/render_first.py needs
@@ -176,6 +177,11 @@ CACHE_CONTENT = True
 LOAD_CONTENT_CACHE = True
 CACHE_PATH = "cache/pelican"  # invoke build uses a folder per settings fingerprint
 GZIP_CACHE = False  # the cache is local and small; skip the compression cost
+
+# Scheduled essays (plugins/scheduled_essays): an essay dated after the build's
+# clock is a draft until a build after its date. None is the real time;
+# `invoke preview --at TIME` sets it, to see the site as it will be then.
+BUILD_CLOCK = None
 
 SUMMARY_MAX_LENGTH = 60
 DISPLAY_PAGES_ON_MENU = True

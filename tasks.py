@@ -104,11 +104,13 @@ def regenerate(c):
 
 
 @task(help={"port": "where to serve it (127.0.0.1)",
-            "build_only": "only build into output/, linked to the public address, as publish would"})
-def preview(c, port=PORT, build_only=False):
+            "build_only": "only build into output/, linked to the public address, as publish would",
+            "at": "build as if it were this time (e.g. \"2026-12-24 08:00\"): scheduled essays due by then appear"})
+def preview(c, port=PORT, build_only=False, at=None):
     """Production build, served on 127.0.0.1 until Ctrl-C."""
+    clock = site.clock_settings(at)
     if build_only:
-        site.build(PROD_SETTINGS)
+        site.build(PROD_SETTINGS, extra_settings=clock)
         return
     _free(port, "--port")
     here = f"http://127.0.0.1:{port}"
@@ -116,7 +118,7 @@ def preview(c, port=PORT, build_only=False):
 
     def build_addressed_here(processes):  # links to this address, not the public one, so it can be looked at
         site.build(PROD_SETTINGS, extra_settings={"SITEURL": here, "FEED_DOMAIN": here,
-                                                  "ISSO_URL": isso, "ISSO_BAKE_URL": isso})
+                                                  "ISSO_URL": isso, "ISSO_BAKE_URL": isso, **clock})
         print(f"The production build, at {here}/ (Ctrl-C stops). `invoke stage` runs all of production.", flush=True)
 
     run_until_interrupted({"site": (site_server(OUTPUT, port), None)}, cwd=ROOT, after_start=build_addressed_here)

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from kizuna import CONTENT, DEV_SETTINGS, OUTPUT, ROOT
@@ -71,6 +72,19 @@ def content_errors(log: str, content: Path) -> str:
     """The meaningful lines of a failed Pelican run, with paths shown from here."""
     lines = [line.replace(" ./", f" {shown(content)}/") for line in log.splitlines() if not NOISE.match(line)]
     return "\n".join(dict.fromkeys(lines))  # each line once, in order
+
+
+def clock_settings(at: str | None) -> dict:
+    """The build's clock as a Pelican setting (plugins/scheduled_essays): the
+    real time when at is None, else that time, in the site's timezone unless
+    it says its own."""
+    if at is None:
+        return {}
+    try:
+        return {"BUILD_CLOCK": datetime.fromisoformat(at.strip()).isoformat()}
+    except ValueError:
+        raise BuildError(f"--at {at!r} is not a time: write it as 2026-12-24 or 2026-12-24 08:00 "
+                         "(or with a zone, 2026-12-24T08:00+09:00)") from None
 
 
 def swap_in(staging: Path, output: Path) -> None:

@@ -7,6 +7,8 @@ import hashlib
 import os
 import re
 import shlex
+import shutil
+import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,6 +16,7 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from kizuna import CONTENT, ROOT, settings
+from kizuna.errors import KizunaError
 from kizuna.redirects import moved
 from kizuna.comments.server import gunicorn_command
 
@@ -41,6 +44,7 @@ class Deployment:
     https: bool | None = None           # None: as site_url says
     micro_cache: str = "1s"             # how long nginx keeps a thread read or a count for every reader
     access_log: str = "/var/log/nginx/kizuna.access.log"  # readers' addresses in it: the network part only
+    publish_schedule: str = field(default_factory=lambda: settings.site_value("KIZUNA_PUBLISH_SCHEDULE", True))
 
 
     @property
@@ -59,6 +63,23 @@ def inline_script_hashes(template: Path = EARLY_SCRIPT) -> str:
     return " ".join(
         f"'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'" for script in scripts
     )
+
+
+def checked_schedule(schedule: str) -> str:
+    """KIZUNA_PUBLISH_SCHEDULE as systemd will read it, or a clear error now,
+    not a timer that never fires: one line, and (where systemd is) a calendar
+    `systemd-analyze calendar` accepts."""
+    problem = None
+    if not schedule.strip() or "\n" in schedule or "\r" in schedule:
+        problem = "is empty or more than one line"
+    elif shutil.which("systemd-analyze"):
+        result = subprocess.run(["systemd-analyze", "calendar", schedule], capture_output=True, text=True)
+        if result.returncode != 0:
+            problem = f"is not a systemd calendar ({result.stderr.strip()})"
+    if problem:
+        raise KizunaError(f"KIZUNA_PUBLISH_SCHEDULE={schedule!r} {problem}: write e.g. hourly, *:0/15 or "
+                          "\"*-*-* 06:00\" (man systemd.time, CALENDAR EVENTS)")
+    return schedule.strip()
 
 
 def isso_env(deployment: Deployment) -> list[dict]:
@@ -115,6 +136,8 @@ def render(deployment: Deployment, out: Path, stage_prefix: Path | None = None) 
     values["isso_env"] = isso_env(deployment)
     values["gunicorn"] = shlex.join(gunicorn_command(deployment.isso_upstream, deployment.workers,
                                                      Path(deployment.app_dir) / ".venv" / "bin", access_log=True))
+    values["publish_schedule"] = checked_schedule(deployment.publish_schedule)
+    values["invoke"] = shlex.join([str(Path(deployment.app_dir) / ".venv" / "bin" / "invoke")])
     environment = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
                               keep_trailing_newline=True)
     names = {
@@ -124,6 +147,8 @@ def render(deployment: Deployment, out: Path, stage_prefix: Path | None = None) 
         "headers-moderation.conf.j2": "headers-moderation.conf",
         "kizuna-isso.service.j2": "kizuna-isso.service",
         "isso.env.example.j2": "isso.env.example",
+        "kizuna-publish.service.j2": "kizuna-publish.service",
+        "kizuna-publish.timer.j2": "kizuna-publish.timer",
     }
     if stage_prefix:
         names["nginx-stage.conf.j2"] = "nginx.conf"

@@ -109,6 +109,9 @@ SETTINGS = (
     Setting("KIZUNA_DEPLOY_TARGET", SITE, "where `invoke publish` sends the site (an rsync destination)",
             None, REQUIRED),
     Setting("KIZUNA_DEPLOY_SSH", SITE, "the ssh command rsync should use, e.g. `ssh -p 2222`", None, ""),
+    Setting("KIZUNA_PUBLISH_SCHEDULE", SITE, "when the server's timer (`kizuna-publish.timer`, from "
+            "`invoke deploy.render`) runs `invoke publish`, so a scheduled essay appears after its date: a "
+            "systemd calendar, e.g. `hourly` or `*-*-* 06:00`", None, "*:0/15"),
     # --- The comment server: comments/isso.cfg expands these (Isso 0.14 reads ${NAME}).
     Setting("KIZUNA_ISSO_DB", COMMENTS, "the database file", LOCAL["db"], REQUIRED),
     Setting("KIZUNA_ISSO_THREADS", COMMENTS, "the published site's `comment-threads.json` (every build writes it): "

@@ -38,6 +38,11 @@ def require_tool(name: str) -> str:
     return path
 
 
+def writer_env(**values) -> dict:
+    """The shell of a writer who set only these KIZUNA_* variables (this machine's environment without any)."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("KIZUNA_")}, **values}
+
+
 def invoke(copy: Path, *args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
     """Run `invoke ARGS` in a repository copy, as a writer would from the shell."""
     result = subprocess.run(

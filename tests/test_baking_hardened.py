@@ -9,7 +9,6 @@ HTTP server on loopback standing in for Isso."""
 
 import http.server
 import json
-import os
 import re
 import sqlite3
 import threading
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from support import ESSAY_PATH, approve_comments, free_port, invoke, isso_post
+from support import ESSAY_PATH, approve_comments, free_port, invoke, isso_post, writer_env
 from kizuna.stage import build_site
 from test_stage import CACHE_PASSED, RAISED_LIMITS, staged
 
@@ -33,11 +32,6 @@ def stage(tmp_path_factory):
     """nginx + gunicorn Isso on loopback, the site built against it (kizuna.stage)."""
     yield from staged(tmp_path_factory.mktemp("stage-baking"), RAISED_LIMITS)
 
-
-def writer_env(**values) -> dict:
-    """The shell of a writer who set only these KIZUNA_* variables."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KIZUNA_")}
-    return {**env, **values}
 
 
 def essay(output: Path, path: str = ESSAY_PATH) -> BeautifulSoup:

@@ -247,7 +247,7 @@ def test_approve_goes_on_past_a_bad_address_and_reports_each_id(isso_with_smtp):
 def test_publish_ships_a_tag_called_comments_and_keeps_comment_data(repo_copy, tmp_path, isso):
     require_tool("rsync")
     (repo_copy / "content" / "on-comments.md").write_text(
-        "Title: On Comments\nDate: 2026-12-01 09:00\nTags: comments\nSummary: About answering.\n\n"
+        "Title: On Comments\nDate: 2026-11-28 10:00\nTags: comments\nSummary: About answering.\n\n"
         "What it means to answer a stranger.\n")
     (repo_copy / "content" / "extra" / "old-comments.db").write_bytes(b"built, yet never shipped")
     www = tmp_path / "www"

@@ -21,7 +21,7 @@ PLAIN = "/essays/unresolved-desire-to-connect/"  # the site's first essay, which
 def noted_essay(note_line: str, title: str = "On Loss", slug: str = "on-loss") -> str:
     """The fields of content/unresolved-desire-to-connect.md, with a note."""
     return essay(
-        f"Title: {title}", "Subtitle: what stays", f"Slug: {slug}", "Date: 2026-12-01 09:00", "Author: K.A.L.T",
+        f"Title: {title}", "Subtitle: what stays", f"Slug: {slug}", "Date: 2026-11-28 10:00", "Author: K.A.L.T",
         "Category: Essays", "Tags: superficial connections", "Status: published", note_line,
         "Summary: What a loss leaves behind.",
         body="The first paragraph of the essay.\n\nThe second paragraph.")

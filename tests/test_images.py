@@ -47,7 +47,7 @@ def png(rgb=(51, 102, 153)) -> bytes:
 RAIN = """\
 Title: Rain
 Slug: rain
-Date: 2026-12-01 09:00
+Date: 2026-11-28 10:00
 Tags: weather
 
 ![A rainy street at night](images/street.jpg) The street after rain.
@@ -68,7 +68,7 @@ Tags: weather
 LAMP = """\
 Title: Lamp
 Slug: lamp
-Date: 2026-12-02 09:00
+Date: 2026-11-28 11:00
 Summary: ![A lamp in the window](images/lamp.png) A summary with a picture in it.
 
 The essay itself.
@@ -78,7 +78,7 @@ The essay itself.
 DRAFT = """\
 Title: Not Yet
 Slug: not-yet
-Date: 2026-12-03 09:00
+Date: 2026-11-28 12:00
 Status: draft
 
 ![A secret](secret.png)
@@ -190,7 +190,7 @@ def test_a_missing_image_stops_the_build_and_keeps_output(repo_copy):
     before = tree_digest(repo_copy / "output")
 
     (repo_copy / "content" / "lost.md").write_text(
-        "Title: Lost\nSlug: lost\nDate: 2026-12-04 09:00\n\nA first paragraph.\n\n"
+        "Title: Lost\nSlug: lost\nDate: 2026-11-28 13:00\n\nA first paragraph.\n\n"
         "![A street that is not there](images/missing.jpg)\n")
     result = invoke(repo_copy, "build", check=False)
 

@@ -8,7 +8,6 @@ servers (the development server and gunicorn), a real SMTP server; time is
 moved by moving the noted times in the database."""
 
 import contextlib
-import os
 import sqlite3
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ from types import SimpleNamespace
 from bs4 import BeautifulSoup
 
 from support import (ROOT, _isso_running, free_port, invoke, isso_post, isso_request, isso_thread,
-                     production_comment_environment, server)
+                     production_comment_environment, server, writer_env)
 from kizuna.comments import backup, confirmations, retention
 from kizuna.comments import server as comment_server
 
@@ -33,10 +32,6 @@ def page(site: Path, path: str) -> BeautifulSoup:
 def words(soup) -> str:
     return " ".join(soup.get_text(" ").split())
 
-
-def writer_env(**values) -> dict:
-    """This machine's environment without any KIZUNA_ setting, plus values."""
-    return {**{k: v for k, v in os.environ.items() if not k.startswith("KIZUNA_")}, **values}
 
 
 def rows(db, sql, args=()):

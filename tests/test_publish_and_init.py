@@ -18,16 +18,11 @@ import urllib.request
 import pytest
 
 from kizuna import settings
-from support import free_port, invoke, require_tool
+from support import free_port, invoke, require_tool, writer_env
 
 SEED = "essays/unresolved-desire-to-connect/index.html"
 EXAMPLE = settings.BY_NAME["KIZUNA_SITEURL"].production
 
-
-def writer_env(**values) -> dict:
-    """This machine's environment without any KIZUNA_ setting, plus values."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("KIZUNA_")}
-    return {**env, **values}
 
 
 def told(result, *words):
@@ -83,7 +78,7 @@ def test_a_dry_run_after_publishing_lists_only_what_changed(repo_copy, tmp_path,
     server = tmp_path / "www"
     server.mkdir()
     essay = repo_copy / "content" / "on-waiting.md"
-    essay.write_text("Title: On Waiting\nDate: 2026-11-29 09:00\nCategory: Essays\nTags: patience\n"
+    essay.write_text("Title: On Waiting\nDate: 2026-11-28 14:00\nCategory: Essays\nTags: patience\n"
                      "Summary: What waiting teaches.\n\nWe wait for letters, and for people.\n", encoding="utf-8")
     env = publishing_env(server, isso, KIZUNA_SITEURL="https://writer.example")
     invoke(repo_copy, "publish", env=env)

@@ -40,7 +40,8 @@ ONLY_ITS_PAGE = {
     "LOAD_CONTENT_CACHE": False,
     "DELETE_OUTPUT_DIRECTORY": False,
 }
-WHOLE_SITE_PLUGINS = {"pelican.plugins.sitemap"}  # write nothing on the essay's page
+# Write nothing on the essay's page; the search index is the whole build's to refresh.
+WHOLE_SITE_PLUGINS = {"pelican.plugins.sitemap", "site_search"}
 # In output/, written by the whole-site build when asked (plugins/writing_loop).
 LOOP_FILE = ".kizuna-writing-loop.json"
 
@@ -149,7 +150,7 @@ def render_first(changed: Path, settings: Path = DEV_SETTINGS, output: Path = OU
     root = logging.getLogger()
     root.addHandler(errors)  # also keeps Pelican's own messages off the terminal: the whole build says them
     written: list[Path] = []
-    static: list[str] = []
+    static = []  # the static generator, whose files are read once the render is done (plugins add image copies)
 
     def record(path, context=None):
         shown = (context or {}).get("article") or (context or {}).get("page")
@@ -157,7 +158,7 @@ def render_first(changed: Path, settings: Path = DEV_SETTINGS, output: Path = OU
             written.append(Path(path))
 
     def record_static(generator):
-        static.extend(file.save_as for file in generator.staticfiles)
+        static.append(generator)
 
     try:
         # Beside output/, so that static files can be hard links (no copying of every image).
@@ -183,7 +184,8 @@ def render_first(changed: Path, settings: Path = DEV_SETTINGS, output: Path = OU
             if errors.seen or not written or someone_elses(written, scratch, relative, told, Path(output)):
                 return []
             # Files the whole-site build has not copied yet (an image just added), then the page.
-            new = [Path(scratch) / name for name in static
+            names = [file.save_as for generator in static for file in generator.staticfiles]
+            new = [Path(scratch) / name for name in names
                    if (Path(scratch) / name).is_file() and not (Path(output) / name).exists()]
             for path in [*new, *written]:
                 _write_atomically(path, Path(output) / path.relative_to(scratch))

@@ -12,8 +12,9 @@ from support import tree_digest
 
 NO_ISSO = {"ISSO_BAKE_URL": ""}  # nothing to bake: no comment server in these tests
 LOOP = {**NO_ISSO, "WRITING_LOOP_FILE": LOOP_FILE}
+# A valid 1x1 PNG (the build reads every image's size, and stops at a broken one).
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                    "1f15c4890000000d49444154789c6360000002000185d3a35d0000000049454e44ae426082")
+                    "1f15c4890000000d49444154789c6360606060000000050001a5f645400000000049454e44ae426082")
 
 
 TOPICS = ["rain, letters", "letters, trains", "trains, rain", "silence"]

@@ -135,10 +135,14 @@ class _Rewriter:
         return TAG.sub(self.tag, text)
 
 
-def _with_srcset(content):
+def resolve_srcset(content):
     """Pelican replaces {static} only in attributes holding one address, not in
     srcset: replace those too, when Pelican updates the essay's links (so each
-    gets the address for its place: the page, or the feed's absolute one)."""
+    gets the address for its place: the page, or the feed's absolute one).
+    Also used by plugins/responsive_images, for the srcsets it writes."""
+    if getattr(content, "_resolves_srcset", False):
+        return
+    content._resolves_srcset = True
     update = content._update_content
 
     def address(written, siteurl):
@@ -179,7 +183,7 @@ def rewrite(content, context, root) -> None:
     if rewriter.found:
         context["static_links"] |= rewriter.found  # published with the static files
         if SRCSET_STATIC.search(content._content) or SRCSET_STATIC.search(content.metadata.get("summary", "")):
-            _with_srcset(content)
+            resolve_srcset(content)
     for written in dict.fromkeys(rewriter.missing):
         context.setdefault(PROBLEMS, []).append((
             shown(content.source_path), line_of(content.source_path, written),
@@ -198,12 +202,17 @@ def _contents(generator):
         yield from getattr(generator, group, [])
 
 
+def written(generator):
+    """The essays (or pages) of a generator that the build writes; a draft in
+    production is not written, and has nothing to resolve."""
+    return [content for content in _contents(generator) if content.status != "draft" or content.save_as]
+
+
 def rewrite_all(generator) -> None:
     """Once every essay (or page) is read, and before static files are gathered."""
     root = os.path.abspath(generator.settings["PATH"])
-    for content in _contents(generator):
-        if content.status != "draft" or content.save_as:  # a draft in production: not written, nothing to resolve
-            rewrite(content, generator.context, root)
+    for content in written(generator):
+        rewrite(content, generator.context, root)
 
 
 def report(generator) -> None:

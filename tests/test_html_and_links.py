@@ -46,6 +46,8 @@ def links(page: Path):
 
 def target(site: Path, page: Path, url: str, site_url: str) -> Path | None:
     """The built file a link points to, or None for links that leave the site."""
+    if site_url and url.startswith(site_url + "/isso/"):
+        return None  # the comment server's (an essay's comments feed), which nginx passes on to Isso
     if site_url and url.startswith(site_url):
         url = url[len(site_url):] or "/"
     parts = urlsplit(url)

@@ -37,9 +37,10 @@ def test_essay_metadata_for_sharing_and_search(prod_site):
     assert data["datePublished"].startswith("2026-11-28")
     assert data["mainEntityOfPage"] == url
     assert data["keywords"] == ["superficial connections"]
-    feeds = {link["type"]: link["href"] for link in page.find_all("link", rel="alternate")}
-    assert feeds == {"application/atom+xml": f"{SITE}/feeds/all.atom.xml",
-                     "application/rss+xml": f"{SITE}/feeds/all.rss.xml"}
+    feeds = {link["href"]: link["type"] for link in page.find_all("link", rel="alternate")}
+    assert feeds == {f"{SITE}/feeds/all.atom.xml": "application/atom+xml",
+                     f"{SITE}/feeds/all.rss.xml": "application/rss+xml",  # and its comments' (test_feeds_everywhere.py)
+                     f"{SITE}/isso/feed?uri=/essays/unresolved-desire-to-connect/": "application/atom+xml"}
 
 
 def test_sitemap_and_robots(prod_site):

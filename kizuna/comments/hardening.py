@@ -29,7 +29,10 @@ only the request (found by tests/test_comment_promises.py):
     an e-mail field is an address;
   * an Origin or Referer that does not parse, or comes twice: 400 (Isso: 500);
   * thread reads are cached per essay and database state, whatever else the
-    query holds (ThreadReads): cache-busting parameters cost nothing. Its answers look like Isso's (JSON when
+    query holds (ThreadReads): cache-busting parameters cost nothing; so are
+    a thread's feed reads (GET /feed?uri=), whose `limit` (Isso: any number,
+    so a whole thread rendered on every read, or a 500 past 64 bits) is not
+    passed on. Its answers look like Isso's (JSON when
 the client asks for it) and carry Isso's CORS headers, so the comment form
 in a reader's browser can show them.
 """
@@ -44,6 +47,7 @@ import urllib.parse
 from pathlib import Path
 
 from werkzeug.exceptions import BadRequest, HTTPException, NotFound, RequestEntityTooLarge
+from werkzeug.http import is_resource_modified, unquote_etag
 from werkzeug.wrappers import Request
 
 from kizuna.comments import bot_check
@@ -344,6 +348,12 @@ class ThreadReads:
                 for old in [k for k, v in self.kept.items() if now - v[1] > self.SECONDS]:
                     self.kept.pop(old, None)
                 self.kept[key] = kept
+        etag = next((value for name, value in kept[3] if name.lower() == "etag"), None)
+        if etag and kept[2].startswith("200") and not is_resource_modified(environ, etag=unquote_etag(etag)[0]):
+            # A feed reader's "changed since?" (a feed has an ETag, kizuna/comments/feed.py), answered as Isso would.
+            start_response("304 NOT MODIFIED", [(name, value) for name, value in kept[3]
+                                                 if name.lower() not in ("content-length", "content-type")])
+            return [b""]
         start_response(kept[2], list(kept[3]))
         return [kept[4]]
 
@@ -368,6 +378,7 @@ class Hardening:
         self.confirmations = confirmations
         self.bots = bot_check.BotCheck(isso.db, bot_check.required(os.environ))
         self.reads = ThreadReads(app, isso.conf.get("general", "dbpath"), origin(hosts))
+        self.feeds = ThreadReads(app, isso.conf.get("general", "dbpath"), origin(hosts))  # GET /feed?uri=
         # The same CORS headers Isso's own answers carry (isso.make_app).
         self.answer = CORSMiddleware(answer, origin=origin(hosts), allowed=("Origin", "Referer", "Content-Type"),
                                      exposed=("X-Set-Cookie", "Date"))
@@ -383,8 +394,9 @@ class Hardening:
             return self.confirmations(environ, start_response, path)
         if path == bot_check.CHALLENGE_PATH:
             return self.challenges(environ, start_response)
-        if environ.get("REQUEST_METHOD") == "GET" and path == "/":
+        if environ.get("REQUEST_METHOD") == "GET" and path in ("/", "/feed"):
             uri = urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).get("uri", [None])[0]
             if uri is not None:
-                return self.reads(environ, start_response, uri, keep=uri in self.site.current())
+                reads = self.reads if path == "/" else self.feeds
+                return reads(environ, start_response, uri, keep=uri in self.site.current())
         return self.app(environ, start_response)

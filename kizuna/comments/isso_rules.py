@@ -23,6 +23,9 @@ here edits Isso's files. Each rule was found by attacking the staged stack
   * Isso's limits counted a whole network (/24) and its limit of top-level
     comments per essay never expired; here they count one reader, over the
     last hour (kizuna.comments.senders), and say in plain words what to do.
+  * A thread's feed (GET /feed?uri=) holds what the thread shows, and a
+    feed reader asking "changed since?" hears of a newly approved comment
+    (kizuna.comments.feed).
   * A full disk (or a database another process holds locked too long)
     answers 503 with words a reader can act on, not 500; SQLite's atomic
     commit means nothing already acknowledged is lost.
@@ -40,7 +43,7 @@ from werkzeug.exceptions import Forbidden, NotFound, ServiceUnavailable
 from werkzeug.routing import Map, Rule
 
 from kizuna.settings import site_value
-from kizuna.comments import retention
+from kizuna.comments import feed, retention
 from kizuna.comments.confirmations import Confirmations
 from kizuna.comments.hardening import file_state, one_line
 from kizuna.comments.senders import (NETWORK_SHARE, WAITING_PATH, WINDOW, Senders, current_sender,
@@ -99,6 +102,7 @@ def install(isso, settings: Rules) -> Confirmations:
         "edit": lambda view: _within_edit_window(_edit_waits_for_the_writer(view, smtp)),
         "delete": _within_edit_window,
         "moderate": lambda view: _link_for_this_comment(view, settings.link_days * 86400),
+        "feed": feed.as_readers_see_it,
     }
     rules = []
     for rule in isso.urls.iter_rules():

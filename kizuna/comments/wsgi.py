@@ -14,7 +14,7 @@ makes Isso once, before gunicorn forks, so the workers share Isso's lock.
 import contextlib
 import os
 
-from kizuna.comments import isso_rules, settings
+from kizuna.comments import feed, isso_rules, settings
 from kizuna.comments.hardening import Hardening
 
 
@@ -28,6 +28,7 @@ def hardened_isso(processes: bool):
     # creates (database, journal, logs) is readable by other local users.
     os.umask(0o077)
     conf = config.load(config.default_file(), str(settings.CONFIG))
+    feed.with_base(conf)  # each thread's Atom feed links to the site (kizuna/comments/feed.py)
     rules = isso_rules.Rules.from_environment(os.environ)
     _private(conf.get("general", "dbpath"))
     if not processes:

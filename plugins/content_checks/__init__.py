@@ -16,6 +16,9 @@ its own internals:
 * an empty Title, an empty Content-Note (a note with no words warns of
   nothing), an empty tag (`Tags: a, , b`) or quotes around tags
   (`Tags: "Tokyo, 1998"` made the tags `"Tokyo` and `1998"`);
+* an empty or wrapped Series, or one with no letter or digit (it has no
+  address), or a Series_index that is not a whole number from 1
+  (pelican-series' int() stopped the build with a traceback);
 * a footnote reference with no definition (`[^2]` was printed as text);
 * a file in content/ that no reader takes (an essay saved as .txt was left
   out), other than images and media and anything in STATIC_PATHS;
@@ -60,6 +63,8 @@ FIELDS = [
     "Subtitle", "Comments", "Thread", "Content-Note",
     # the official plugins in PLUGINS: related_posts, readtime, sitemap
     "Related_posts", "Readtime", "Private", "Changefreq", "Priority",
+    # plugins/series_pages (pelican-series' names): the series, and a part's place in it
+    "Series", "Series_index",
 ]
 KNOWN = {name.lower(): name for name in FIELDS}
 STATUSES = ["published", "draft", "hidden", "skip"]  # Pelican's, for essays and pages alike
@@ -174,6 +179,23 @@ def list_problem(name: str, value: str) -> str | None:
     return None
 
 
+def series_problem(name: str, value: str) -> str | None:
+    """Series: one line naming the series; Series_index: a part's number in
+    it, a whole number from 1 (parts without one follow, by date)."""
+    if name == "Series":
+        if not value:
+            return "Series is empty; name the series this essay is a part of (Series: Letters home) or remove the line"
+        if "\n" in value:
+            return "Series is more than one line; write the series' name on one line"
+        if not any(character.isalnum() for character in value):
+            return f"Series '{value}' has no letter or digit to make its address from; give it a name in words"
+        return None
+    if not value.isdecimal() or int(value) < 1:
+        return (f"Series_index '{value}' is not a part's number; write a whole number from 1 (Series_index: 2), "
+                f"or remove the line to place the part by its date")
+    return None
+
+
 def field_problems(fields: list[list]) -> tuple[list, set]:
     """[(line, text)] for the fields, and the known fields a suggestion named."""
     problems, suggested = [], set()
@@ -202,6 +224,9 @@ def field_problems(fields: list[list]) -> tuple[list, set]:
         elif known == "Content-Note" and not value:
             problems.append((line, "Content-Note is empty; name what the essay touches on "
                                    "(Content-Note: grief, self-harm) or remove the line"))
+        elif known in ("Series", "Series_index"):
+            if text := series_problem(known, value):
+                problems.append((line, text))
     return problems, suggested
 
 

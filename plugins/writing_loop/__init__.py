@@ -2,7 +2,8 @@
 essay on its own first (kizuna/render_first.py):
 
 * neighbours: for each essay, the other essays its page shows (older, newer,
-  related); read along with it, its page shows them too;
+  related, the other parts of its series); read along with it, its page
+  shows them too;
 * addresses: which file each page of the site was written from, so that a
   first render never writes over another essay's page (a Slug: copied from
   another essay is an error only the whole build can see).
@@ -41,9 +42,12 @@ def write_what_the_loop_needs(generators) -> None:
 
     neighbours = {}
     for article in [*articles.articles, *articles.drafts]:
+        series = getattr(article, "series", None)  # plugins/series_pages: every part, in order
         shown = [getattr(article, "prev_article", None), getattr(article, "next_article", None),
-                 *(getattr(article, "related_posts", None) or [])]
-        neighbours[source(article)] = sorted({source(other) for other in shown if other is not None})
+                 *(getattr(article, "related_posts", None) or []),
+                 *(series["all"] if isinstance(series, dict) else [])]
+        neighbours[source(article)] = sorted({source(other) for other in shown
+                                              if other is not None and other is not article})
     addresses = {content.save_as: source(content)
                  for generator in generators for content in _written(generator) if content.save_as}
     os.makedirs(articles.output_path, exist_ok=True)

@@ -57,8 +57,15 @@ ARCHIVES_URL = "archives/"
 ARCHIVES_SAVE_AS = "archives/index.html"
 YEAR_ARCHIVE_URL = "archives/{date:%Y}/"
 YEAR_ARCHIVE_SAVE_AS = "archives/{date:%Y}/index.html"
+# Essays in parts (`Series:`, plugins/series_pages): each series' page and
+# feed, and the list of every series.
+SERIES_URL = "series/{slug}/"
+SERIES_SAVE_AS = "series/{slug}/index.html"
+SERIES_FEED_ATOM = "feeds/series/{slug}.atom.xml"
+SERIES_INDEX_URL = "series/"
+SERIES_INDEX_SAVE_AS = "series/index.html"
 # Pages rendered from templates alone; 404 is written as 404.html.
-DIRECT_TEMPLATES = ["index", "archives", "tags", "categories", "authors", "404", "privacy"]
+DIRECT_TEMPLATES = ["index", "archives", "tags", "categories", "authors", "404", "privacy", "search"]
 # The privacy page (theme/templates/privacy.html), linked from every footer and
 # from the comment form, says what the comment server keeps and for how long,
 # from the settings the server reads (the environment, else the table's
@@ -72,6 +79,10 @@ PRIVACY = {
     "sender_hash_kept": retention.in_words(retention.sender_hash_kept()),
     "waiting_kept": retention.in_words(retention.waiting_kept()),  # Isso's purge-after (comments/isso.cfg)
 }
+# The search page (theme/templates/search.html, theme/static/js/search.js): it
+# searches the index plugins/site_search writes, in the reader's browser.
+SEARCH_URL = "search/"
+SEARCH_SAVE_AS = "search/index.html"
 
 DEFAULT_PAGINATION = 10
 PAGINATED_TEMPLATES = {"index": None, "tag": None, "category": None, "author": None}
@@ -86,7 +97,11 @@ FEED_ALL_ATOM = "feeds/all.atom.xml"
 FEED_ALL_RSS = "feeds/all.rss.xml"
 RSS_FEED_SUMMARY_ONLY = False
 FEED_MAX_ITEMS = 20
-CATEGORY_FEED_ATOM = None
+# A feed for every way in: each tag, category and series (plugins/series_pages)
+# has one, advertised on its page (theme/templates/partials/feeds.html). Atom
+# only: every feed reader takes it, and a second format would double the cost.
+TAG_FEED_ATOM = "feeds/tags/{slug}.atom.xml"
+CATEGORY_FEED_ATOM = "feeds/categories/{slug}.atom.xml"
 AUTHOR_FEED_ATOM = None
 AUTHOR_FEED_RSS = None
 TRANSLATION_FEED_ATOM = None
@@ -107,6 +122,10 @@ TYPOGRIFY = False  # smarty already does quotes and dashes
 STATIC_PATHS = ["images", "extra"]
 FAVICON_DATA_URI = svg_data_uri(os.path.join(PATH, "extra", "favicon.svg"))
 JINJA_FILTERS = {"hashed": hashed}  # content-hashed names for theme assets
+# Pelican's Jinja defaults, but templates are not checked for changes on each
+# use: a page includes a dozen partials, and each check was a stat() of its
+# file, 30,000 for 1,000 essays. Each build loads them afresh anyway.
+JINJA_ENVIRONMENT = {"trim_blocks": True, "lstrip_blocks": True, "extensions": [], "auto_reload": False}
 EXTRA_PATH_METADATA = {
     "extra/robots.txt": {"path": "robots.txt"},
     "extra/favicon.svg": {"path": "favicon.svg"},
@@ -143,6 +162,7 @@ ISSO_OPTIONS = {
     "postbox-website-placeholder-text-en": "https://",
     "postbox-submit-text-en": "Send",
     "postbox-notification-text-en": "E-mail me when someone replies",
+    "atom-feed-text-en": "Follow these thoughts by feed",  # the comment server's feed of this essay's (Atom)
     # Said under a comment just sent, and (kizuna.js) under it at every later visit until the writer decides.
     "comment-queued-text-en": "Waiting for the writer to read it. Until then only you can see it, in this browser.",
 }
@@ -156,13 +176,17 @@ PLUGINS = [
     "pelican.plugins.readtime",
     "pelican.plugins.sitemap",
     "markdown_reuse",
+    "parallel_reading",  # a cold build reads its essays on two cores
     "essay_images",  # relative image paths resolve on every page, in feeds too; a missing one fails
+    "responsive_images",  # (after essay_images) sizes, smaller copies in AVIF/WebP, lazy loading, captions
     "content_checks",
     "content_notes",  # Content-Note: shown before the essay, in lists and at the start of feed items
+    "series_pages",  # Series: essays in parts, each series with its page and feed (pelican-series' order)
     "private_drafts",
     "scheduled_essays",  # an essay dated in the future waits for its date (BUILD_CLOCK below)
     "baked_comments",
     "old_addresses",  # an imported blog's old addresses send readers on (hosts without nginx)
+    "site_search",  # every published essay and page in a Pagefind index, built beside the pages
     "writing_loop",  # only with WRITING_LOOP_FILE: what kizuna/render_first.py needs
 ]
 RELATED_POSTS_MAX = 3

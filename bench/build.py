@@ -6,14 +6,18 @@ Pelican ("bare"), on the same generated corpus of essays.
 What it measures, per build kind, each build in a subprocess of its own:
 
 * bare       bare Pelican: default theme, no plugins, no cache, default settings
+* no search  the cold build below without the search plugin: what search adds
 * ours cold  exactly the command `invoke build` runs (kizuna.build.pelican_command),
-             with its content cache folder emptied first
+             with its content cache folder emptied first; it builds the search
+             index too (plugins/site_search), whose size is reported
 * ours warm  the same command again after one essay changed, reusing the cache
              the cold build left behind
 
 Wall time is taken around the whole subprocess (interpreter start-up included:
 the writer waits for that too). Peak memory is the child's ru_maxrss, read with
-os.wait4 so that it belongs to that one build and not to every child so far.
+os.wait4 so that it belongs to that one build and not to every child so far;
+it is the largest of the build's processes (Pelican, its second reader,
+Pagefind), and its CPU time theirs together.
 
 It writes the corpus, the cache and the bare settings under bench/.work/
 (git-ignored), and the built sites to /dev/shm/kizuna-bench (removed after) or,
@@ -216,7 +220,7 @@ def bare_command(output: Path) -> list[str]:
     return [sys.executable, "-m", "pelican", str(CORPUS), "-o", str(output), "-s", str(BARE_SETTINGS)]
 
 
-def ours_command(output: Path) -> list[str]:
+def ours_command(output: Path, extra: dict | None = None) -> list[str]:
     """The command `invoke build` runs, but with the content cache under
     bench/.work/ rather than ROOT/cache/.
 
@@ -225,17 +229,31 @@ def ours_command(output: Path) -> list[str]:
     --extra-settings flag *replaces* the first one's items (argparse action
     ParseOverrides sets a fresh dict), so appending a second flag would silently
     drop anything else pelican_command overrides. Instead the CACHE_PATH item is
-    rewritten in place (or added to the existing flag's items)."""
+    rewritten in place (or added to the existing flag's items), and `extra`
+    (name → value) added beside it."""
     command = pelican_command(settings=ROOT / "pelicanconf.py", output=output, content=CORPUS)
-    ours = f"CACHE_PATH={json.dumps(str(OURS_CACHE))}"
+    ours = [f"CACHE_PATH={json.dumps(str(OURS_CACHE))}", *(f"{k}={json.dumps(v)}" for k, v in (extra or {}).items())]
     if "--extra-settings" not in command:
-        return command + ["--extra-settings", ours]
+        return command + ["--extra-settings", *ours]
     start = command.index("--extra-settings") + 1
     end = start
     while end < len(command) and not command[end].startswith("-"):
         end += 1
     items = [item for item in command[start:end] if not item.startswith("CACHE_PATH=")]
-    return command[:start] + items + [ours] + command[end:]
+    return command[:start] + items + ours + command[end:]
+
+
+def without_search() -> dict:
+    """Settings for our build without the search plugin."""
+    from pelican.settings import read_settings
+
+    return {"PLUGINS": [name for name in read_settings(str(ROOT / "pelicanconf.py"))["PLUGINS"] if name != "site_search"]}
+
+
+def search_index_size(site: Path) -> tuple[int, int]:
+    """(bytes, files) of the search index a build wrote (plugins/site_search)."""
+    files = [path for path in (site / "pagefind").rglob("*") if path.is_file()]
+    return sum(path.stat().st_size for path in files), len(files)
 
 
 def run(command: list[str], cwd: Path, name: str) -> tuple[float, int, float]:
@@ -322,9 +340,9 @@ def main() -> None:
     original = changed.read_text(encoding="utf-8")
     marker = "benchmarkwarmrebuildmarker"
 
-    times = {"bare": [], "ours cold": [], "ours warm": []}
-    peaks = {"bare": [], "ours cold": [], "ours warm": []}
-    cpus = {"bare": [], "ours cold": [], "ours warm": []}
+    kinds = ["bare", "no search", "ours cold", "ours warm"]
+    times, peaks, cpus = ({kind: [] for kind in kinds} for _ in range(3))
+    no_search = without_search()
 
     def record(kind, result):
         times[kind].append(result[0])
@@ -332,13 +350,20 @@ def main() -> None:
         cpus[kind].append(result[2])
         print(f"  {kind:<10} {result[0]:7.2f} s  {result[1] / 1024:7.1f} MiB  ({result[2]:.2f} s CPU)", flush=True)
 
-    # Alternate the kinds so drift (thermal, other load) spreads over all three.
+    # Alternate the kinds so drift (thermal, other load) spreads over all of them.
     for round_ in range(1, args.repeat + 1):
         print(f"Round {round_}/{args.repeat}", flush=True)
 
         out = fresh(outputs / "bare")
         record("bare", run(bare_command(out), WORK, "bare"))
         check_output(out, bare_expected, "bare")
+
+        # The cold build below without search (before it, so that its cache is
+        # the one the warm build reuses): what the index costs.
+        fresh(OURS_CACHE)
+        out = fresh(outputs / "no-search")
+        record("no search", run(ours_command(out, no_search), ROOT, "no search"))
+        check_output(out, ours_expected, "no search")
 
         # Cold: no cache folder at all, as after `invoke clean` or a settings change.
         fresh(OURS_CACHE)
@@ -347,6 +372,10 @@ def main() -> None:
         check_output(out, ours_expected, "ours cold")
         if not any(OURS_CACHE.iterdir()):
             print(f"\nours cold build left no content cache in {OURS_CACHE}")
+            sys.exit(1)
+        index = search_index_size(out)
+        if not index[1]:
+            print(f"\nours cold build wrote no search index in {out / 'pagefind'}")
             sys.exit(1)
 
         # Warm: one essay edited (appended paragraph, mtime clearly newer, as
@@ -377,12 +406,18 @@ def main() -> None:
         return "PASS" if ratio <= goal else "MISS"
 
     cold = median["ours cold"] / median["bare"]
+    bare_search = median["no search"] / median["bare"]
     warm = median["ours warm"] / median["bare"]
     # Ours' peak is the higher of its cold and warm builds.
     memory = max(peak["ours cold"], peak["ours warm"]) / peak["bare"]
-    print(f"cold build ratio ours/bare: {cold:.2f} (goal <= {COLD_GOAL}) {verdict(cold, COLD_GOAL)}")
+    print(f"cold build ratio ours/bare, search on: {cold:.2f} (goal <= {COLD_GOAL}) {verdict(cold, COLD_GOAL)}")
+    print(f"  without search: {bare_search:.2f}; search adds {median['ours cold'] - median['no search']:.2f} s "
+          f"({cold - bare_search:+.2f} of bare)")
+    print(f"search index: {index[0]:,} bytes in {index[1]:,} files")
     print(f"warm rebuild (one essay changed) ours-warm / bare-cold: {warm:.2f} (goal <= {WARM_GOAL}) {verdict(warm, WARM_GOAL)}")
     print(f"peak memory ratio ours/bare: {memory:.2f} (goal <= {MEMORY_GOAL}) {verdict(memory, MEMORY_GOAL)}")
+    # A build's peak is its largest process's: with search, Pagefind's own (it holds every page while it indexes).
+    print(f"  without search: {peak['no search'] / peak['bare']:.2f}")
     if outputs != OUTPUTS.resolve():
         shutil.rmtree(outputs, ignore_errors=True)  # don't leave sites in memory
 

@@ -123,6 +123,8 @@ def render(deployment: Deployment, out: Path, stage_prefix: Path | None = None) 
         "script_hashes": inline_script_hashes(),
         "headers_file": conf_dir / "headers.conf",
         "headers_moderation_file": conf_dir / "headers-moderation.conf",
+        "headers_search_file": conf_dir / "headers-search.conf",
+        "search": False,  # headers.conf.j2: WebAssembly allowed only in headers-search.conf
         "proxy_file": conf_dir / "proxy.conf",
         "brotli": BROTLI_MODULE.exists() or not stage_prefix,
         "brotli_module": BROTLI_MODULE if BROTLI_MODULE.exists() else None,
@@ -157,4 +159,8 @@ def render(deployment: Deployment, out: Path, stage_prefix: Path | None = None) 
         path = out / name
         path.write_text(environment.get_template(template).render(values), encoding="utf-8")
         written.append(path)
+    # The search page's and Pagefind's headers: the same ones, with WebAssembly allowed.
+    path = out / "headers-search.conf"
+    path.write_text(environment.get_template("headers.conf.j2").render({**values, "search": True}), encoding="utf-8")
+    written.append(path)
     return written

@@ -194,6 +194,7 @@ SITEMAP = {
     "format": "xml",
     "priorities": {"articles": 0.8, "indexes": 0.5, "pages": 0.5},
     "changefreqs": {"articles": "monthly", "indexes": "daily", "pages": "monthly"},
+    "exclude": ["^" + SEARCH_URL],  # a page of results, not of the site's own (it says noindex too)
 }
 
 # Reading and parsing 1,000 essays is most of a build: keep the parsed result.

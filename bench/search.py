@@ -30,6 +30,7 @@ only when the build, the server or the browser fails.
 """
 
 import argparse
+import contextlib
 import random
 import shutil
 import statistics
@@ -158,6 +159,8 @@ def main() -> None:
         finally:
             browser.close()
     shutil.rmtree(site, ignore_errors=True)
+    with contextlib.suppress(OSError):  # the output root too, when nothing else is in it
+        site.parent.rmdir()
 
     median, slowest = statistics.median(times), max(times)
     print(f"\n{args.essays} essays built in {seconds:.2f} s (with search; bench/build.py measures what search adds)\n")

@@ -323,6 +323,12 @@ def test_without_javascript_the_page_says_so_and_offers_the_archives(stage, new_
     assert page.locator("#search-results").is_hidden()
 
 
+def test_the_search_page_is_not_offered_to_search_engines(stage_build):
+    page = (stage_build / "search" / "index.html").read_text(encoding="utf-8")
+    assert '<meta name="robots" content="noindex">' in page
+    assert "/search/" not in (stage_build / "sitemap.xml").read_text(encoding="utf-8")
+
+
 def test_the_search_page_with_results_passes_axe_in_both_themes(stage, new_page):
     for scheme in ("light", "dark"):
         page = new_page(color_scheme=scheme)

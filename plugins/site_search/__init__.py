@@ -3,12 +3,12 @@ Pelican builds the site, into the build's own output folder.
 
 Pagefind indexes in a process of its own (`pagefind --service`, see
 pagefind_service.py), started with the build. Each essay and page goes to
-it as soon as Pelican has read it, so Pagefind indexes on the second core
-while Pelican reads and renders on the first; just before the first page is
-written, Pagefind is asked to write the index, and at the end the build only
-waits for what is left of that. Run after Pelican (`pagefind --site`), the
-indexing added its whole time to the build, and fed only once everything was
-read, most of it: docs/benchmarks.md has the figures.
+it as soon as Pelican has read it, so Pagefind indexes beside the build (on
+the second core, at a lower priority than the build's own work); just before
+the first page is written, Pagefind is asked to write the index, and at the
+end the build only waits for what is left of that. Run after Pelican
+(`pagefind --site`), the indexing added its whole time to the build, and fed
+only once everything was read, most of it: docs/benchmarks.md has the figures.
 
 What is indexed is taken from the essay as read, not from its page: the
 words of its subtitle and body, and as metadata its title (which Pagefind
@@ -95,10 +95,6 @@ class Indexing:
     def add(self, content, url: str | None = None) -> None:
         url = url or self.url(content)
         self.given[url] = content
-        if os.environ.get("K_EAGER"):  # TEMP
-            record = (words_of(content), meta_of(content))
-            self.service.add(url, self.language, lambda: record)
-            return
         self.service.add(url, self.language, lambda: (words_of(content), meta_of(content)))
 
     def write(self) -> None:

@@ -43,6 +43,19 @@ def writer_env(**values) -> dict:
     return {**{k: v for k, v in os.environ.items() if not k.startswith("KIZUNA_")}, **values}
 
 
+def watch(page) -> list[str]:
+    """What goes wrong in a browser page from now on: console errors and warnings, uncaught exceptions,
+    failed or refused requests (a list that fills as the page runs)."""
+    problems = []
+    page.on("console", lambda message: message.type in ("error", "warning")
+            and problems.append(f"console {message.type}: {message.text}"))
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("requestfailed", lambda request: problems.append(f"request failed: {request.url} ({request.failure})"))
+    page.on("response", lambda response: response.status >= 400
+            and problems.append(f"HTTP {response.status}: {response.request.method} {response.url}"))
+    return problems
+
+
 def invoke(copy: Path, *args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
     """Run `invoke ARGS` in a repository copy, as a writer would from the shell."""
     result = subprocess.run(

@@ -31,7 +31,7 @@ from kizuna import CONTENT, DEV_SETTINGS, PROD_SETTINGS, ROOT
 from kizuna.build import BuildError, build
 from kizuna.processes import running, wait_until_listening
 from kizuna.stage import Stage, prepare
-from support import free_port, require_tool, serving
+from support import free_port, require_tool, serving, watch
 
 SEED = "/essays/unresolved-desire-to-connect/"
 SEED_WORD = "Kiznaiver"  # in the seed essay's epigraph, and nowhere else
@@ -154,18 +154,6 @@ def new_page(browser):
     yield open_page
     for context in contexts:
         context.close()
-
-
-def watch(page) -> list[str]:
-    """Console errors and warnings, uncaught exceptions, failed or refused requests."""
-    problems = []
-    page.on("console", lambda message: message.type in ("error", "warning")
-            and problems.append(f"console {message.type}: {message.text}"))
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on("requestfailed", lambda request: problems.append(f"request failed: {request.url} ({request.failure})"))
-    page.on("response", lambda response: response.status >= 400
-            and problems.append(f"HTTP {response.status}: {response.url}"))
-    return problems
 
 
 def results(page) -> list[dict]:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from support import ESSAY_PATH, approve_comments, free_port, open_threads, require_tool, thread_comments
+from support import ESSAY_PATH, approve_comments, free_port, open_threads, require_tool, thread_comments, watch
 from kizuna import ROOT
 from kizuna.deploy import BROTLI_MODULE, Deployment
 from kizuna.processes import running, wait_until_listening
@@ -287,14 +287,7 @@ def open_watched(browser, contexts):
     contexts.append(context)
     page = context.new_page()
     page.add_init_script(RECORD_CSP_VIOLATIONS)
-    problems = []
-    page.on("console", lambda message: message.type in ("error", "warning")
-            and problems.append(f"console {message.type}: {message.text}"))
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on("requestfailed", lambda request: problems.append(f"request failed: {request.url} ({request.failure})"))
-    page.on("response", lambda response: response.status >= 400
-            and problems.append(f"HTTP {response.status}: {response.request.method} {response.url}"))
-    return page, problems
+    return page, watch(page)
 
 
 def settled_problems(page, problems) -> list:

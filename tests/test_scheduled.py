@@ -2,6 +2,7 @@
 production builds and feeds, and the server's timer publishes it after.
 Builds here run with a fixed clock (BUILD_CLOCK, as `invoke preview --at`)."""
 
+import gzip
 import re
 import shutil
 import subprocess
@@ -39,6 +40,9 @@ def content(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("scheduled") / "content"
     shutil.copytree(CONTENT, folder)
     (folder / f"{SLUG}.md").write_text(ESSAY, encoding="utf-8")
+    # A published essay that links to it: the link must wait too, its words kept.
+    (folder / "pointer.md").write_text(f"Title: Pointer\nDate: 2026-01-01\n\nSee [a letter to come]({{filename}}{SLUG}.md).\n",
+                                       encoding="utf-8")
     return folder
 
 
@@ -66,21 +70,26 @@ def test_a_production_build_before_the_date_tells_nothing_of_it(before):
     assert (before / "index.html").is_file()
     assert not (before / "essays" / SLUG).exists()
     assert not (before / "tags" / "lighthouse-keeping").exists()  # a tag only it uses: no page
+    assert "<p>See a letter to come.</p>" in (before / "essays" / "pointer" / "index.html").read_text(encoding="utf-8")
     for path, text in texts(before):
         for trace in (SLUG, "Lighthouse", "must wait for its morning"):
             assert trace not in text, f"{path.relative_to(before)} tells of the scheduled essay ({trace!r})"
-    search = before / "pagefind"
-    if search.is_dir():  # the search index holds words only compressed: it must not list the page at all
-        assert b"letters-to-the" not in b"".join(p.read_bytes() for p in search.rglob("*") if p.is_file())
+    # The search index: each page Pagefind knows is a gzipped fragment holding its address and words.
+    fragments = [gzip.decompress(path.read_bytes()) for path in (before / "pagefind").rglob("*.pf_fragment")]
+    assert fragments and all(SLUG.encode() not in f and b"must wait" not in f for f in fragments)
 
 
 def test_after_its_date_it_is_published_everywhere(after):
     page = (after / "essays" / SLUG / "index.html").read_text(encoding="utf-8")
     assert "A sentence that must wait for its morning." in page
     assert "Scheduled" not in page  # the writer's note is for drafts only
+    pointer = (after / "essays" / "pointer" / "index.html").read_text(encoding="utf-8")
+    assert f'<a href="https://kizuna.example.org/essays/{SLUG}/">a letter to come</a>' in pointer
     assert f"/essays/{SLUG}/" in (after / "index.html").read_text(encoding="utf-8")
     assert (after / "tags" / "lighthouse-keeping" / "index.html").is_file()
     assert SLUG in (after / "sitemap.xml").read_text(encoding="utf-8")
+    fragments = [gzip.decompress(path.read_bytes()) for path in (after / "pagefind").rglob("*.pf_fragment")]
+    assert any(f"/essays/{SLUG}/".encode() in f and b"must wait for its morning" in f for f in fragments)
     for name in ("feeds/all.atom.xml", "feeds/all.rss.xml"):
         feed = feedparser.parse((after / name).read_bytes())
         assert not feed.bozo, feed.get("bozo_exception")
@@ -96,8 +105,10 @@ def test_while_writing_a_scheduled_essay_is_a_draft_that_says_when(content, tmp_
     note = re.search(r'<p class="scheduled" role="note">(.*?)</p>', draft, re.S)
     assert note and "1 March 2031, 09:00" in note[1], draft[:2000]
     assert not (site / "essays" / SLUG).exists()
-    assert SLUG not in (site / "index.html").read_text(encoding="utf-8")
-    assert SLUG not in (site / "feeds" / "all.atom.xml").read_text(encoding="utf-8")
+    home = (site / "index.html").read_text(encoding="utf-8")
+    assert "Letters to the Lighthouse" not in home and f"/essays/{SLUG}/" not in home  # not listed (a link to its draft, from another essay's summary, is the writer's)
+    feed = (site / "feeds" / "all.atom.xml").read_text(encoding="utf-8")
+    assert "Letters to the Lighthouse" not in feed and f"/essays/{SLUG}/" not in feed
 
 
 def test_a_draft_stays_a_draft_and_a_zone_is_respected(content, tmp_path):

@@ -208,10 +208,10 @@ def livereload(c, port=PORT, comments_port=comment_settings.ISSO_PORT):
 
 # --- Publishing ------------------------------------------------------------------
 
-@task(help={"dry_run": "show what rsync would change without changing it",
+@task(help={"dry_run": "show what would change (rsync, or object storage) without changing it",
             "allow_http": "publish at an http:// address (a local network, a test)"})
 def publish(c, dry_run=False, allow_http=False):
-    """Production build, then rsync to $KIZUNA_DEPLOY_TARGET."""
+    """Production build, then rsync or upload (s3://) to $KIZUNA_DEPLOY_TARGET."""
     publishing.ready(allow_http=allow_http)  # a missing target or a wrong address is said before the build
     # Pages without their comments are not shipped: unlike preview, the build fails.
     site.build(PROD_SETTINGS, extra_settings={"COMMENTS_BAKE_REQUIRED": True})
@@ -333,14 +333,49 @@ def comments_backup(c, db=None, dir=None):
     print(backup.backup(db, dir))
 
 
-@task(name="restore", help={"file": "a backup made by comments.backup", **_DB, **_DIR})
-def comments_restore(c, file, db=None, dir=None):
-    """Check a backup, back up the live DB, then restore."""
-    from kizuna.comments import backup
+class _FileOrReplica(_WriterTask):
+    """comments.restore FILE, or comments.restore --from-replica with no FILE:
+    invoke's parser knows no optional positional argument, so FILE is one
+    unless the command line asks for the replica."""
 
-    before = backup.restore(file, db, dir)
+    def get_arguments(self, *args, **kwargs):
+        arguments = super().get_arguments(*args, **kwargs)
+        if "--from-replica" in sys.argv:
+            for argument in arguments:
+                argument.positional = argument.positional and argument.name != "file"
+        return arguments
+
+
+@invoke.task(name="restore", positional=["file"], klass=_FileOrReplica,
+             help={"file": "a backup made by comments.backup", "from_replica": "restore from the live replica "
+                   "($KIZUNA_COMMENTS_REPLICA) instead; refused while Isso or a replication runs",
+                   "at": "with --from-replica: the replica as it was then, \"2026-11-29 08:00\" (local time) or ISO 8601",
+                   **_DB, **_DIR})
+def comments_restore(c, file=None, db=None, dir=None, from_replica=False, at=None):
+    """Check a backup (or the replica), back up the live DB, then restore."""
+    from kizuna.comments import backup, replica
+
+    if (file is None) == (not from_replica):
+        raise KizunaError("Restore from one place: a backup file (invoke comments.restore FILE) or the replica "
+                          "(invoke comments.restore --from-replica [--at TIME]).")
+    if at and not from_replica:
+        raise KizunaError("--at chooses a time in the replica: use it with --from-replica.")
+    if from_replica:
+        before = replica.restore_from_replica(db, at, dir)
+        file = f"the replica {replica.configured()}" + (f" as it was at {at}" if at else "")
+    else:
+        before = backup.restore(file, db, dir)
     print(f"Backed up the current comments first: {before}" if before else "There was no comment database yet.")
     print(f"Restored {file}. Restart Isso so that it starts afresh from the restored database.")
+
+
+@task(name="replicate", help=_DB)
+def comments_replicate(c, db=None):
+    """Stream the comment DB to its replica (Litestream) until Ctrl-C."""
+    from kizuna.comments import replica
+
+    with replica.replication(db) as (command, environment):
+        run_until_interrupted({"litestream": (command, environment)}, cwd=ROOT)
 
 
 @task(name="export", help={"out": "a new file to write (default: print)", "approved_only": "leave pending comments out",
@@ -396,6 +431,6 @@ ns = Collection(
     test, bench, screenshots,
     Collection("comments", comments_serve, comments_pending, comments_show, comments_reply, comments_approve,
                comments_delete, comments_import,
-               comments_purge, comments_backup, comments_restore, comments_export),
+               comments_purge, comments_backup, comments_restore, comments_replicate, comments_export),
     Collection("deploy", deploy_render),
 )

@@ -25,10 +25,12 @@ stopped by its process id, everything under one temporary folder (removed):
                3 workers, kizuna.comments.wsgi:application, production
                environment), no nginx
      stage     nginx + gunicorn from kizuna.stage.prepare, GET /isso/?uri=…
-               (micro-cached 1 s by nginx, deploy/nginx-site.conf.j2); then
-               again with Accept-Encoding as browsers send it (shown, not a goal:
-               nginx gzips the cached JSON anew for every reader); then
-               again with a parameter never seen before on every request
+               (micro-cached 1 s by nginx, refreshed in the background,
+               deploy/read-cache.conf.j2), as a plain client that asks for
+               no compression; then, in the same run, as a browser-like client
+               (Accept-Encoding: gzip, br), which gets the copy Isso
+               compressed once per refresh (kizuna/comments/read_policy.py);
+               then again with a parameter never seen before on every request
                (`&z=N`, a wrk script), as a reader out to get past the cache
                would send: reads are keyed on the uri alone, so the goal is
                the same as for plain reads
@@ -93,7 +95,7 @@ THROUGHPUT_GOAL = 1000.0  # stage requests/s ÷ bare requests/s, at least
 P99_GOAL_MS = 20.0        # stage p99 latency, below
 
 WARM_UP = 2  # seconds of wrk before each measured run
-BROWSER_ENCODINGS = "gzip, deflate, br"
+BROWSER_ENCODINGS = "gzip, br"  # a browser-like client, as the goal is stated
 
 
 class BenchError(Exception):
@@ -555,14 +557,14 @@ def stage_reads_busting(setup: staging.Stage, work: Path, args) -> dict:
                    script=script)
 
 
-def stage_reads_gzip(setup: staging.Stage, args) -> dict:
-    """The same, asking for gzip as every browser does: nginx compresses
-    the cached JSON again for each reader (not part of the goals)."""
+def stage_reads_browser(setup: staging.Stage, args) -> dict:
+    """The same, asking for compression as browsers do: the copy Isso
+    compressed once per refresh, kept compressed by nginx."""
     path = "/isso/" + QUERY
     status, body, headers = request(setup.port, "GET", path, headers={"Accept-Encoding": BROWSER_ENCODINGS})
     if status != 200:
         raise BenchError(f"stage: GET {path} with Accept-Encoding answered {status}")
-    result = measure("stage, Accept-Encoding as browsers send", setup.url + path, args.connections, args.duration,
+    result = measure(f"stage, browser-like (Accept-Encoding: {BROWSER_ENCODINGS})", setup.url + path, args.connections, args.duration,
                      args.wrk_threads, args.repeat, timeout=10, headers=(f"Accept-Encoding: {BROWSER_ENCODINGS}",),
                      quiet_wait=args.quiet_wait)
     result["bytes"] = len(body)
@@ -689,16 +691,16 @@ def report(results: dict, writes: dict, args, odd: list[str]) -> bool:
     print()
     print(f"  {'server':34}{'conns':>6}{'requests/s':>13}{'p50 ms':>10}{'p99 ms':>10}{'vs bare':>10}"
           f"{'other load':>12}")
-    gzipped = results["stage, gzip"]
+    browser = results["stage, browser"]
     for name, label in (("bare", "bare isso run"), ("gunicorn", "gunicorn, 3 workers (no nginx)"),
-                        ("stage", "stage, nginx + gunicorn"), ("stage, gzip", "  the same, Accept-Encoding: gzip"),
+                        ("stage", "stage, nginx + gunicorn"), ("stage, browser", "  the same, browser-like client"),
                         ("stage, busting", "  the same, a new &z=N each time")):
         r = results[name]
         print(f"  {label:34}{r['connections']:>6}{r['rps']:>13,.1f}{r['p50']:>10.2f}{r['p99']:>10.2f}"
               f"{ratio(r['rps'], bare['rps']):>9,.1f}×{r['other load']:>12.0%}")
     print("  (other load: the most CPU, over the runs, that processes other than this benchmark used)")
-    print(f"  (Accept-Encoding: {BROWSER_ENCODINGS}, as browsers send it: {gzipped['encoding']}, "
-          f"{gzipped['bytes']:,} bytes, compressed by nginx for every reader; not part of the goals)")
+    print(f"  (browser-like: Accept-Encoding: {BROWSER_ENCODINGS}; answered {browser['encoding']}, "
+          f"{browser['bytes']:,} bytes, compressed once per refresh)")
     if bare["connections"] != stage["connections"] or args.bare_duration != args.duration:
         print(f"  (bare measured for {args.bare_duration:g} s at {bare['connections']} connections)")
     print()
@@ -708,7 +710,7 @@ def report(results: dict, writes: dict, args, odd: list[str]) -> bool:
     print(f"  {'stage/bare requests/s':38}{stage_ratio:>12,.1f}×")
     print(f"  {'gunicorn/bare requests/s':38}{gunicorn_ratio:>12,.1f}×")
     print(f"  {'stage/gunicorn requests/s':38}{ratio(stage['rps'], gunicorn['rps']):>12,.1f}×")
-    print(f"  {'stage with gzip/bare requests/s':38}{ratio(gzipped['rps'], bare['rps']):>12,.1f}×")
+    print(f"  {'stage, browser-like/bare requests/s':38}{ratio(browser['rps'], bare['rps']):>12,.1f}×")
     busting = results["stage, busting"]
     print(f"  {'stage, cache-busting/bare requests/s':38}{ratio(busting['rps'], bare['rps']):>12,.1f}×")
     print()
@@ -728,6 +730,9 @@ def report(results: dict, writes: dict, args, odd: list[str]) -> bool:
          stage_ratio >= THROUGHPUT_GOAL, "×")
     goal(f"stage p99 at {stage['connections']} connections", stage["p99"], "<", P99_GOAL_MS,
          stage["p99"] < P99_GOAL_MS, "ms")
+    browser_ratio = ratio(browser["rps"], bare["rps"])
+    goal("browser-like/bare requests/s", browser_ratio, ">=", THROUGHPUT_GOAL, browser_ratio >= THROUGHPUT_GOAL, "×")
+    goal("browser-like p99", browser["p99"], "<", P99_GOAL_MS, browser["p99"] < P99_GOAL_MS, "ms")
     busting_ratio = ratio(busting["rps"], bare["rps"])
     goal("cache-busting reads/bare requests/s", busting_ratio, ">=", THROUGHPUT_GOAL,
          busting_ratio >= THROUGHPUT_GOAL, "×")
@@ -787,7 +792,7 @@ def main() -> int:
                    "gunicorn": gunicorn_isso(servers, work, seeded, args)}
         setup, started = start_stage(servers, work, seeded)
         results["stage"] = stage_reads(setup, args)
-        results["stage, gzip"] = stage_reads_gzip(setup, args)
+        results["stage, browser"] = stage_reads_browser(setup, args)
         results["stage, busting"] = stage_reads_busting(setup, work, args)
         print(f"Writing through the stage: {args.writers} clients for {args.duration:g} s ...", flush=True)
         writes = stage_writes(setup, args.duration, args.writers)

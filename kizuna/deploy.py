@@ -18,7 +18,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from kizuna import CONTENT, ROOT, settings
 from kizuna.errors import KizunaError
 from kizuna.redirects import moved
+from kizuna.comments import read_policy
 from kizuna.comments.server import gunicorn_command
+from kizuna.comments.replica import config_text as litestream_config, replicate_command
 
 TEMPLATES = ROOT / "deploy"
 EARLY_SCRIPT = ROOT / "theme" / "templates" / "partials" / "theme_early.html"
@@ -35,6 +37,7 @@ class Deployment:
     data_dir: str = "/var/lib/kizuna"
     app_dir: str = "/srv/kizuna/app"
     env_file: str = "/etc/kizuna/isso.env"
+    litestream_config: str = "/etc/kizuna/litestream.yml"  # the replica's (kizuna/comments/replica.py)
     conf_dir: str = "/etc/nginx/kizuna"   # where proxy.conf and headers*.conf go
     user: str = "kizuna"
     workers: int = 3
@@ -42,7 +45,8 @@ class Deployment:
     admin_allow: list[str] = field(default_factory=lambda: ["127.0.0.1"])
     theme_static_dir: str = "theme"
     https: bool | None = None           # None: as site_url says
-    micro_cache: str = "1s"             # how long nginx keeps a thread read or a count for every reader
+    # How long nginx keeps a thread read or a count for every reader (kizuna/comments/read_policy.py)
+    micro_cache: str = f"{read_policy.FRESH_SECONDS}s"
     access_log: str = "/var/log/nginx/kizuna.access.log"  # readers' addresses in it: the network part only
     publish_schedule: str = field(default_factory=lambda: settings.site_value("KIZUNA_PUBLISH_SCHEDULE", True))
 
@@ -126,6 +130,9 @@ def render(deployment: Deployment, out: Path, stage_prefix: Path | None = None) 
         "headers_search_file": conf_dir / "headers-search.conf",
         "search": False,  # headers.conf.j2: WebAssembly allowed only in headers-search.conf
         "proxy_file": conf_dir / "proxy.conf",
+        "read_cache_file": conf_dir / "read-cache.conf",
+        "browser_cache_control": read_policy.BROWSER_CACHE_CONTROL,
+        "cdn_cache_control": read_policy.CACHE_CONTROL,
         "brotli": BROTLI_MODULE.exists() or not stage_prefix,
         "brotli_module": BROTLI_MODULE if BROTLI_MODULE.exists() else None,
         "prefix": stage_prefix,
@@ -139,18 +146,22 @@ def render(deployment: Deployment, out: Path, stage_prefix: Path | None = None) 
     values["gunicorn"] = shlex.join(gunicorn_command(deployment.isso_upstream, deployment.workers,
                                                      Path(deployment.app_dir) / ".venv" / "bin", access_log=True))
     values["publish_schedule"] = checked_schedule(deployment.publish_schedule)
+    values["litestream"] = shlex.join(replicate_command(Path(deployment.litestream_config),
+                                                        Path(deployment.app_dir) / ".venv" / "bin"))
     values["invoke"] = shlex.join([str(Path(deployment.app_dir) / ".venv" / "bin" / "invoke")])
     environment = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
                               keep_trailing_newline=True)
     names = {
         "nginx-site.conf.j2": "nginx-site.conf",
         "proxy.conf.j2": "proxy.conf",
+        "read-cache.conf.j2": "read-cache.conf",
         "headers.conf.j2": "headers.conf",
         "headers-moderation.conf.j2": "headers-moderation.conf",
         "kizuna-isso.service.j2": "kizuna-isso.service",
         "isso.env.example.j2": "isso.env.example",
         "kizuna-publish.service.j2": "kizuna-publish.service",
         "kizuna-publish.timer.j2": "kizuna-publish.timer",
+        "kizuna-litestream.service.j2": "kizuna-litestream.service",
     }
     if stage_prefix:
         names["nginx-stage.conf.j2"] = "nginx.conf"
@@ -159,6 +170,10 @@ def render(deployment: Deployment, out: Path, stage_prefix: Path | None = None) 
         path = out / name
         path.write_text(environment.get_template(template).render(values), encoding="utf-8")
         written.append(path)
+    # Litestream's config names the settings it reads from its environment (replica.config_text).
+    path = out / "litestream.yml"
+    path.write_text(litestream_config(f"{deployment.data_dir}/comments.db"), encoding="utf-8")
+    written.append(path)
     # The search page's and Pagefind's headers: the same ones, with WebAssembly allowed.
     path = out / "headers-search.conf"
     path.write_text(environment.get_template("headers.conf.j2").render({**values, "search": True}), encoding="utf-8")

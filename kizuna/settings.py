@@ -106,9 +106,15 @@ SETTINGS = (
     Setting("KIZUNA_ISSO_BAKE_URL", SITE, "where a production build reads approved comments (`invoke publish` "
             "stops if it cannot)", None, Default(lambda env: site_value("KIZUNA_ISSO_URL", True, env),
                                                   "`$KIZUNA_ISSO_URL`")),
-    Setting("KIZUNA_DEPLOY_TARGET", SITE, "where `invoke publish` sends the site (an rsync destination)",
+    Setting("KIZUNA_DEPLOY_TARGET", SITE, "where `invoke publish` sends the site: an rsync destination, e.g. "
+            "`writer@example.org:/srv/kizuna/www`, or object storage, `s3://bucket/prefix` (the prefix is optional; "
+            "endpoint, region and credentials come from the usual AWS variables or profile: docs/production.md)",
             None, REQUIRED),
     Setting("KIZUNA_DEPLOY_SSH", SITE, "the ssh command rsync should use, e.g. `ssh -p 2222`", None, ""),
+    Setting("KIZUNA_DEPLOY_COMPRESSION", SITE, "object storage only: `gzip` stores pages, feeds, CSS, JS, SVG and "
+            "JSON gzipped, with `Content-Encoding: gzip` (storage cannot choose per reader, and every browser "
+            "and crawler takes gzip); `none` stores them as they are, for a CDN that compresses by itself",
+            None, "gzip"),
     Setting("KIZUNA_PUBLISH_SCHEDULE", SITE, "when the server's timer (`kizuna-publish.timer`, from "
             "`invoke deploy.render`) runs `invoke publish`, so a scheduled essay appears after its date: a "
             "systemd calendar, e.g. `hourly` or `*-*-* 06:00`", None, "*:0/15"),
@@ -146,6 +152,13 @@ SETTINGS = (
             "and network address are removed (a waiting comment keeps them); `invoke comments.purge` also removes "
             "backups this old, never the newest; the build reads it too, for the privacy page", "30", "30"),
     Setting("KIZUNA_ISSO_LINK_DAYS", COMMENTS, "days a moderation link in your mail works", "7", "7"),
+    Setting("KIZUNA_COMMENTS_REPLICA", COMMENTS, "where Litestream streams the comment database, "
+            "`s3://bucket/path` (S3 or any S3-compatible storage; its endpoint, region and credentials come from "
+            "the usual `AWS_*` variables); empty: no replica. `invoke comments.restore --from-replica` reads it",
+            "", ""),
+    Setting("KIZUNA_COMMENTS_REPLICA_INTERVAL", COMMENTS, "how often the replica is brought up to date (`1s`, "
+            "`500ms`, `10s`): a comment acknowledged longer ago than this survives losing the server",
+            "1s", "1s"),
     Setting("KIZUNA_SMTP_HOST", COMMENTS, "your mail server", "", REQUIRED_FOR_MAIL),
     Setting("KIZUNA_SMTP_TO", COMMENTS, "where moderation mail goes (you)", "", REQUIRED_FOR_MAIL),
     Setting("KIZUNA_SMTP_FROM", COMMENTS, "the sender, with a name: `Kizuna comments <comments@example.org>` "

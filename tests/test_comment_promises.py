@@ -23,7 +23,7 @@ import pytest
 
 from support import ESSAY_PATH, Mailbox, approve_comments, free_port, invoke, thread_comments
 from kizuna import ROOT
-from test_stage import CACHE_PASSED, children, comment_ids, form_headers, new_path, staged
+from test_stage import CACHE_PASSED, children, comment_ids, form_headers, fresh, new_path, staged
 
 TITLE = "Unresolved Desire to Connect"
 WRITER = "writer@kizuna.test"
@@ -83,7 +83,7 @@ def edit_cookie(headers, cid) -> str:
 
 
 def read(stage, uri) -> dict[int, dict]:
-    status, _, body = stage.request("GET", "/isso/?uri=" + urllib.parse.quote(uri, safe=""))
+    status, _, body = fresh(stage, "GET", "/isso/?uri=" + urllib.parse.quote(uri, safe=""))
     return {} if status == 404 else thread_comments(body)
 
 
@@ -443,7 +443,7 @@ def test_a_reply_under_a_waiting_parent_is_not_counted(stage):
     approve_comments(stage.db, reply, shown)
     time.sleep(CACHE_PASSED)
     assert set(read(stage, uri)) == {shown}
-    status, _, counts = stage.request("POST", "/isso/count", json.dumps([uri]).encode(), form_headers(stage.url))
+    status, _, counts = fresh(stage, "POST", "/isso/count", json.dumps([uri]).encode(), form_headers(stage.url))
     assert (status, json.loads(counts)) == (200, [1])
 
 

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from types import SimpleNamespace
 
 import pytest
 
@@ -75,6 +76,12 @@ def _kill_mid_write(db):
 
 def test_pending_and_backup_work_after_a_writer_was_killed_mid_transaction(isso, tmp_path):
     waiting = [isso_post(isso, ESSAY, f"Waiting thought {n}.", reader=f"192.0.2.{n}")["id"] for n in (1, 2, 3)]
+    # A hot journal is left in rollback mode, which a database is in until a
+    # comment server opens it (a backup, one imported, one from an older
+    # Kizuna); the comment server runs it in WAL mode, where a killed writer
+    # leaves frames the next reader ignores (tests/test_comments_replica.py).
+    db = backup.backup(isso.db, tmp_path / "rollback-mode")
+    isso = SimpleNamespace(db=db, env=isso.env)
     before = rows(isso.db)
 
     journal = _kill_mid_write(isso.db)

@@ -31,6 +31,7 @@ import pytest
 
 from support import ESSAY_PATH, approve_comments, free_port, open_threads, require_tool, thread_comments, watch
 from kizuna import ROOT
+from kizuna.comments import read_policy
 from kizuna.deploy import BROTLI_MODULE, Deployment
 from kizuna.processes import running, wait_until_listening
 from kizuna.stage import Stage, build_site, prepare
@@ -42,7 +43,7 @@ CACHE_PASSED = int(Deployment.micro_cache.removesuffix("s")) + 1.05
 ESSAY_TITLE = "Unresolved Desire to Connect"
 # Essays the tests below comment on, beside the site's own: as if the build had listed them.
 STAGED_ESSAYS = {f"/essays/{name}/": "A staged essay" for name in (
-    "accepted", "moderated", "rate-limited", "under-load", "purged", "micro-cached", "crashed")}
+    "accepted", "moderated", "rate-limited", "under-load", "purged", "micro-cached", "crashed", "compressed", "stale")}
 
 
 # --- The stage, running ------------------------------------------------------
@@ -328,10 +329,12 @@ def test_widget_posts_through_nginx_without_csp_violations(stage, browser):
         assert page.evaluate("window.__cspViolations[0].directive") == "img-src"
 
         # The writer approves it; another reader sees it in the widget, once the
-        # micro-cached read the author's widget made has expired: nginx keeps
-        # "1s" in whole seconds, so up to 2 s (the bound test_micro_cache… checks).
+        # micro-cached read the author's widget made has been refreshed: nginx
+        # keeps "1s" in whole seconds, then serves it once more while it asks
+        # Isso in the background (the bounds test_micro_cache… checks).
         approve_comments(stage.db, cid)
         time.sleep(max(0.0, thread_read[-1] + CACHE_PASSED - time.monotonic()))
+        shown_after(stage, ESSAY_PATH, cid)
         reader, reader_problems = open_watched(browser, contexts)
         reader.goto(stage.url + ESSAY_PATH)
         show_comments(reader, stage)
@@ -344,6 +347,7 @@ def test_widget_posts_through_nginx_without_csp_violations(stage, browser):
         status, _, home = stage.request("GET", "/")
         link = re.compile(r'data-comments="%s">\s*([^<]*)</a>' % re.escape(ESSAY_PATH))
         assert link.search(home.decode()).group(1) == "0 thoughts"
+        counted_after(stage, ESSAY_PATH, 1)  # the count the essay page read, refreshed (see shown_after)
         home_page, home_problems = open_watched(browser, contexts)
         with home_page.expect_response(lambda r: r.url == stage.url + "/isso/count") as counted:
             home_page.goto(stage.url + "/")
@@ -585,15 +589,142 @@ def test_micro_cache_hits_yet_shows_an_approved_comment_within_two_seconds(stage
 
     approve_comments(stage.db, cid)
     approved = time.monotonic()
-    seen = []
-    while time.monotonic() - approved < 5:
-        status, headers, body = stage.request("GET", path)
-        seen.append((round(time.monotonic() - approved, 2), headers.get("X-Cache")))
-        if status == 200 and cid in thread_comments(body):
-            break
-        time.sleep(0.05)
+    seen = shown_after(stage, uri, cid)
     elapsed = time.monotonic() - approved
     assert elapsed < CACHE_PASSED, f"the approved comment showed after {elapsed:.2f}s: {seen}"
+
+
+def fresh(stage, method: str, path: str, body=None, headers=None, clients=("plain",)) -> tuple:
+    """A read through nginx as a reader gets it once nginx has asked Isso
+    again: past the micro-cache's second, nginx serves its last copy once more
+    (X-Cache STALE, then UPDATING) while it asks Isso in the background. Each
+    kind of client in `clients` has its own copy; the last one's answer."""
+    for client in clients:
+        deadline = time.monotonic() + 10
+        while True:
+            status, answer_headers, answer = stage.request(method, path, body, {**(headers or {}), **CLIENTS[client]})
+            if answer_headers.get("X-Cache") not in ("STALE", "UPDATING") or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+    if answer_headers.get("Content-Encoding"):
+        answer = DECOMPRESS[answer_headers["Content-Encoding"]](answer)
+    return status, answer_headers, answer
+
+
+def counted_after(stage, uri: str, count: int, seconds: float = 5) -> list:
+    """POST /isso/count as the widget does until it answers `count`."""
+    started, seen = time.monotonic(), []
+    while time.monotonic() - started < seconds:
+        status, headers, body = stage.request("POST", "/isso/count", json.dumps([uri]).encode(),
+                                              form_headers(stage.url))
+        seen.append((round(time.monotonic() - started, 2), headers.get("X-Cache"), body))
+        if status == 200 and json.loads(body) == [count]:
+            return seen
+        time.sleep(0.05)
+    raise AssertionError(f"{uri} not counted {count} in {seconds} s: {seen}")
+
+
+# What a reader's client asks for: nothing, gzip, or (Chromium, over HTTPS and on loopback) brotli too.
+CLIENTS = {"plain": {}, "gzip": {"Accept-Encoding": "gzip, deflate"},
+           "brotli": {"Accept-Encoding": "gzip, deflate, br, zstd"}}
+DECOMPRESS = {"gzip": gzip.decompress, "br": brotli.decompress}
+
+
+def approved_thread(stage, uri: str, comments: int = 3) -> list[int]:
+    ids = []
+    for n in range(comments):
+        status, _, body = stage.post(uri, f"Comment {n}: " + "words worth reading, kindly. " * 40)
+        assert status == 202, body
+        ids.append(json.loads(body)["id"])
+    approve_comments(stage.db, *ids)
+    return ids
+
+
+def test_browsers_get_the_copy_compressed_once_per_refresh_and_caches_the_policy(stage):
+    uri = "/essays/compressed/"
+    ids = approved_thread(stage, uri)
+    path = "/isso/?uri=" + urllib.parse.quote(uri, safe="")
+    time.sleep(CACHE_PASSED)
+    _, plain_headers, plain = stage.request("GET", path)
+    assert set(thread_comments(plain)) == set(ids)
+    for client, encoding in (("gzip", "gzip"), ("brotli", "br")):
+        answers = [stage.request("GET", path, headers=CLIENTS[client]) for _ in range(3)]
+        for status, headers, body in answers:
+            assert status == 200 and headers["Content-Encoding"] == encoding, (client, dict(headers))
+            assert DECOMPRESS[encoding](body) == plain
+        # After the first, from nginx's cache as they were stored: nginx compresses nothing itself here
+        # (its own gzip is level 1, and it has no brotli filter): Isso's one copy, made at level 6.
+        assert [headers["X-Cache"] for _, headers, _ in answers[1:]] == ["HIT", "HIT"]
+        assert len({body for _, _, body in answers}) == 1
+        if encoding == "gzip":
+            assert answers[0][2] == gzip.compress(plain, compresslevel=6, mtime=0)
+    # What a CDN in front is told: nginx's own one-second policy, a copy per encoding; the reader's
+    # browser asks each time, so a reload shows what nginx has now, never the browser's older copy.
+    for headers in (plain_headers, answers[0][1]):
+        assert headers.get_all("CDN-Cache-Control") == [read_policy.CACHE_CONTROL]
+        assert headers.get_all("Cache-Control") == ["no-cache"]
+        assert headers.get_all("Vary") == ["Accept-Encoding"]
+    assert f"max-age={read_policy.FRESH_SECONDS}," in read_policy.CACHE_CONTROL
+    assert "stale-while-revalidate=" in read_policy.CACHE_CONTROL
+    # Counts too, which every list page asks for.
+    status, headers, body = stage.request("POST", "/isso/count", json.dumps([uri]).encode(), form_headers(stage.url))
+    assert status == 200 and json.loads(body) == [len(ids)]
+    assert headers.get_all("CDN-Cache-Control") == [read_policy.CACHE_CONTROL]
+
+
+def test_no_reader_waits_while_isso_refreshes_a_read(stage):
+    """Isso stopped dead (SIGSTOP) after the reads were cached: past the
+    micro-cache's second, every kind of reader still gets the thread and the
+    count at once, as they were, while nginx asks Isso in the background."""
+    uri = "/essays/stale/"
+    ids = approved_thread(stage, uri, comments=2)
+    path = "/isso/?uri=" + urllib.parse.quote(uri, safe="")
+    count = json.dumps([uri]).encode()
+    time.sleep(CACHE_PASSED)
+    for client in CLIENTS:
+        assert stage.request("GET", path, headers=CLIENTS[client])[0] == 200
+    assert json.loads(stage.request("POST", "/isso/count", count, form_headers(stage.url))[2]) == [2]
+    master = stage.processes["comments"].pid
+    isso = [master, *children(master)]
+    for pid in isso:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        time.sleep(CACHE_PASSED)
+        for client in CLIENTS:
+            # A reader who waited for Isso would wait for ever (the timeout fails the test).
+            status, headers, body = stage.request("GET", path, headers=CLIENTS[client], timeout=3)
+            assert status == 200 and headers["X-Cache"] in ("STALE", "UPDATING"), (client, dict(headers))
+            if headers.get("Content-Encoding"):
+                body = DECOMPRESS[headers["Content-Encoding"]](body)
+            assert set(thread_comments(body)) == set(ids)
+        status, headers, body = stage.request("POST", "/isso/count", count, form_headers(stage.url), timeout=3)
+        assert status == 200 and json.loads(body) == [2] and headers["X-Cache"] in ("STALE", "UPDATING")
+    finally:
+        for pid in isso:
+            os.kill(pid, signal.SIGCONT)
+    # Isso answers the background requests it was sent, and the next reads are fresh again.
+    assert shown_after(stage, uri, ids[-1])
+
+
+def shown_after(stage, uri: str, cid: int, seconds: float = 5) -> list:
+    """Read a thread through nginx, as readers keep doing, until both kinds
+    of client are shown comment cid (each read past the micro-cache's second
+    may still get the answer before, while nginx asks Isso in the
+    background; each kind's copy is refreshed on its own); the reads seen."""
+    path = "/isso/?uri=" + urllib.parse.quote(uri, safe="")
+    started, seen, waiting = time.monotonic(), [], set(CLIENTS)
+    while time.monotonic() - started < seconds:
+        for client in sorted(waiting):
+            status, headers, body = stage.request("GET", path, headers=CLIENTS[client])
+            if headers.get("Content-Encoding"):
+                body = DECOMPRESS[headers["Content-Encoding"]](body)
+            seen.append((client, round(time.monotonic() - started, 2), headers.get("X-Cache")))
+            if status == 200 and cid in thread_comments(body):
+                waiting.discard(client)
+        if not waiting:
+            return seen
+        time.sleep(0.05)
+    raise AssertionError(f"comment {cid} not shown to {waiting} in {seconds} s of reads: {seen}")
 
 
 # --- A crash of the comment server loses no acknowledged comment --------------------

@@ -148,3 +148,14 @@ def test_site_values_come_from_the_table_unless_given(tmp_path):
     assert settings.site_value("KIZUNA_ISSO_BAKE_URL", True, {"KIZUNA_ISSO_URL": "https://c.example/"}, none) == \
         "https://c.example/"
     assert settings.site_value("KIZUNA_DEPLOY_TARGET", True, {}, none) == ""  # required: the task says so
+
+
+@pytest.mark.parametrize("header, chosen", [
+    ("gzip, br", "br"), ("gzip, deflate", "gzip"), ("GZIP", "gzip"), (None, None), ("", None),
+    ("identity", None), ("deflate, zstd", None), ("br;q=0, gzip", "gzip"), ("gzip;q=0, br;q=0", None),
+    ("br;q=nonsense, gzip;q=0.5", "gzip"), ("*", None),
+])
+def test_a_comment_read_is_compressed_only_as_the_client_accepts(header, chosen):
+    from kizuna.comments import read_policy
+
+    assert read_policy.accepted(header) == chosen

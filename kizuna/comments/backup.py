@@ -2,7 +2,8 @@
 
 A backup is a consistent snapshot made with SQLite's online backup API while
 Isso keeps running: every comment Isso had acknowledged when it started is in
-it. A restore checks the file first (a readable SQLite database that passes
+it, those still only in the write-ahead log (WAL mode) too, since the API
+reads the database as a connection sees it. A restore checks the file first (a readable SQLite database that passes
 integrity_check and has Isso's tables and columns), then backs up the current
 database, and only then copies the file over it, again with the backup API.
 """
@@ -15,7 +16,8 @@ import sqlite3
 import time
 from pathlib import Path
 
-from kizuna.comments.store import BACKUPS, SCHEMA, SCHEMA_VERSION, CommentError, database_path, existing, read_only
+from kizuna.comments.store import (BACKUPS, SCHEMA, SCHEMA_VERSION, CommentError, database_path, existing, read_only,
+                                    sidecars)
 
 
 class StorageError(CommentError):
@@ -41,8 +43,8 @@ def _storage_message(error: BaseException) -> str:
 
 
 def _remove(path: Path) -> None:
-    """A half-written SQLite file, and any journal it left."""
-    for leftover in (path, path.with_name(path.name + "-journal")):
+    """A half-written SQLite file, and any journal or WAL it left."""
+    for leftover in (path, *sidecars(path)):
         leftover.unlink(missing_ok=True)
 
 
@@ -80,6 +82,9 @@ def backup(db=None, directory=None, label: str = "") -> Path:
     try:
         with contextlib.closing(read_only(source)) as live, contextlib.closing(sqlite3.connect(target)) as copy:
             live.backup(copy)  # all pages in one step: one consistent snapshot
+            # The live database's WAL mode came with its first page; a backup
+            # is one self-contained file, in rollback mode, wherever it goes.
+            copy.execute("PRAGMA journal_mode = DELETE")
         problems = integrity(target)
         if problems != ["ok"]:
             raise CommentError(f"The backup of {source} fails SQLite's integrity check: {'; '.join(problems[:3])}")
@@ -125,7 +130,7 @@ def check(file) -> Path:
     return path
 
 
-def _keep_current(db: Path, directory) -> Path:
+def keep_current(db: Path, directory) -> Path:
     """Back up the database a restore will replace, even a damaged one."""
     try:
         return backup(db, directory, label="before-restore")
@@ -154,10 +159,16 @@ def restore(file, db=None, directory=None) -> Path | None:
     if not db.parent.is_dir():
         raise CommentError(f"There is no folder {db.parent} for the comment database.")
     existed = db.exists()
-    before = _keep_current(db, directory) if existed else None
+    before = keep_current(db, directory) if existed else None
+    if not existed:  # a WAL left by a database deleted since belongs to it: never apply it to this one
+        for stale in sidecars(db):
+            stale.unlink(missing_ok=True)
     try:
         # One write transaction on the live database: SQLite keeps the pages it
-        # replaces in a journal, so a failure part-way leaves the old database.
+        # replaces in a journal (or, in WAL mode, writes them to the WAL and
+        # commits at the end), so a failure part-way leaves the old database.
+        # The live database's own -wal is part of it, not stale: SQLite reads
+        # it first, and the restored pages are written after it.
         with contextlib.closing(read_only(source)) as backup_file, contextlib.closing(sqlite3.connect(db)) as live:
             backup_file.backup(live)
     except (sqlite3.Error, OSError) as error:

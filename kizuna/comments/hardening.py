@@ -47,10 +47,10 @@ import urllib.parse
 from pathlib import Path
 
 from werkzeug.exceptions import BadRequest, HTTPException, NotFound, RequestEntityTooLarge
-from werkzeug.http import is_resource_modified, unquote_etag
+from werkzeug.http import is_resource_modified, quote_etag, unquote_etag
 from werkzeug.wrappers import Request
 
-from kizuna.comments import bot_check
+from kizuna.comments import bot_check, read_policy
 from kizuna.comments.confirmations import PATH as CONFIRM_PATH
 
 MAX_BODY = 256 * 1024  # isso.wsgi.Request.max_content_length
@@ -195,6 +195,13 @@ def file_state(path) -> tuple | None:
     return stat.st_mtime_ns, stat.st_size, stat.st_ino
 
 
+def database_state(path) -> tuple:
+    """file_state for a SQLite database in WAL mode: a write changes the
+    -wal file, and the database file only at the next checkpoint, so both
+    count (thread reads and counts are kept while this is unchanged)."""
+    return file_state(path), file_state(f"{path}-wal")
+
+
 def check_origin(environ) -> str | None:
     """Isso parses Origin (else Referer) to pick its CORS answer: a value
     that does not parse, or two headers joined into one, made it fail."""
@@ -311,27 +318,58 @@ def _replace_body(environ, body: bytes) -> None:
     environ["CONTENT_LENGTH"] = str(len(body))
 
 
-class ThreadReads:
-    """GET /?uri=… answered from memory while the database file is unchanged
-    (and for at most a second): reading a thread makes Isso render every
-    comment's Markdown, so a reader who varies the query (`&z=1`, `&z=2`…)
-    must not make it render again. Only the uri counts, so every read is the
-    whole thread (Kizuna's widget asks for no limits); only essays the site
-    has are kept, so memory stays bounded."""
+class Kept:
+    """One answer to a thread read, as Isso gave it, and its compressed
+    copies, each made once, by the first reader who asks for it."""
 
-    SECONDS = 1.0
+    def __init__(self, state, when: float, status: str, headers: list, body: bytes):
+        self.state, self.when, self.status, self.headers, self.body = state, when, status, headers, body
+        self.copies: dict[str | None, tuple[list, bytes]] = {}
+
+    def answer(self, encoding: str | None) -> tuple[list, bytes]:
+        """Headers and body for a reader who accepts `encoding` (None: as is)."""
+        if not self.status.startswith("200"):
+            return list(self.headers), self.body
+        if encoding is not None and len(self.body) < read_policy.SMALLEST:
+            encoding = None
+        if encoding not in self.copies:
+            body = self.body if encoding is None else read_policy.compress(self.body, encoding)
+            headers = [(name, value) for name, value in self.headers
+                       if name.lower() not in ("content-length", "cache-control", "vary", "etag", "expires")]
+            headers += [("Content-Length", str(len(body))), ("Cache-Control", read_policy.CACHE_CONTROL),
+                        ("Vary", "Accept-Encoding")]
+            if encoding is not None:
+                headers.append(("Content-Encoding", encoding))
+            etag = next((value for name, value in self.headers if name.lower() == "etag"), None)
+            if etag:  # a compressed copy is other bytes: another ETag
+                tag, weak = unquote_etag(etag)
+                headers.append(("ETag", quote_etag(tag if encoding is None else f"{tag}-{encoding}", weak)))
+            self.copies[encoding] = (headers, body)
+        return self.copies[encoding]
+
+
+class ThreadReads:
+    """GET /?uri=… answered from memory while the database (file and WAL) is unchanged
+    (and for at most read_policy.FRESH_SECONDS): reading a thread makes Isso
+    render every comment's Markdown, so a reader who varies the query
+    (`&z=1`, `&z=2`…) must not make it render again. Only the uri counts, so
+    every read is the whole thread (Kizuna's widget asks for no limits); only
+    essays the site has are kept, so memory stays bounded. A reader who
+    accepts gzip or brotli gets the copy compressed once for everyone."""
+
+    SECONDS = read_policy.FRESH_SECONDS
 
     def __init__(self, app, db: str, origin):
         self.app, self.db, self.origin = app, db, origin
-        self.kept: dict[tuple, tuple] = {}
+        self.kept: dict[tuple, Kept] = {}
 
     def __call__(self, environ, start_response, uri: str, keep: bool):
         environ["QUERY_STRING"] = urllib.parse.urlencode({"uri": uri})
         if not keep:
             return self.app(environ, start_response)
-        key, state, now = (uri, self.origin(environ)), file_state(self.db), time.monotonic()
+        key, state, now = (uri, self.origin(environ)), database_state(self.db), time.monotonic()
         kept = self.kept.get(key)
-        if kept is None or kept[0] != state or now - kept[1] > self.SECONDS:
+        if kept is None or kept.state != state or now - kept.when > self.SECONDS:
             answer = {}
 
             def remember(status, headers, exc_info=None):
@@ -343,19 +381,21 @@ class ThreadReads:
                 body = b"".join(chunks)
             finally:
                 getattr(chunks, "close", lambda: None)()
-            kept = (state, now, answer["status"], answer["headers"], body)
+            kept = Kept(state, now, answer["status"], answer["headers"], body)
             if answer["status"].startswith("200"):
-                for old in [k for k, v in self.kept.items() if now - v[1] > self.SECONDS]:
+                for old in [k for k, v in self.kept.items() if now - v.when > self.SECONDS]:
                     self.kept.pop(old, None)
                 self.kept[key] = kept
-        etag = next((value for name, value in kept[3] if name.lower() == "etag"), None)
-        if etag and kept[2].startswith("200") and not is_resource_modified(environ, etag=unquote_etag(etag)[0]):
+        headers, body = kept.answer(read_policy.accepted(environ.get("HTTP_ACCEPT_ENCODING")))
+        etag = next((value for name, value in headers if name.lower() == "etag"), None)
+        if etag and kept.status.startswith("200") and not is_resource_modified(environ, etag=unquote_etag(etag)[0]):
             # A feed reader's "changed since?" (a feed has an ETag, kizuna/comments/feed.py), answered as Isso would.
-            start_response("304 NOT MODIFIED", [(name, value) for name, value in kept[3]
-                                                 if name.lower() not in ("content-length", "content-type")])
+            start_response("304 NOT MODIFIED", [(name, value) for name, value in headers
+                                                 if name.lower() not in ("content-length", "content-type",
+                                                                         "content-encoding")])
             return [b""]
-        start_response(kept[2], list(kept[3]))
-        return [kept[4]]
+        start_response(kept.status, list(headers))
+        return [body]
 
 
 class Hardening:
@@ -399,4 +439,6 @@ class Hardening:
             if uri is not None:
                 reads = self.reads if path == "/" else self.feeds
                 return reads(environ, start_response, uri, keep=uri in self.site.current())
+        if environ.get("REQUEST_METHOD") == "POST" and path == "/count":
+            return self.app(environ, read_policy.cacheable(start_response))
         return self.app(environ, start_response)

@@ -45,7 +45,7 @@ from werkzeug.routing import Map, Rule
 from kizuna.settings import site_value
 from kizuna.comments import feed, retention
 from kizuna.comments.confirmations import Confirmations
-from kizuna.comments.hardening import file_state, one_line
+from kizuna.comments.hardening import database_state, one_line
 from kizuna.comments.senders import (NETWORK_SHARE, WAITING_PATH, WINDOW, Senders, current_sender,
                                      knowing_the_sender, waiting_view)
 from kizuna.comments.store import DELETED, PENDING, PUBLIC
@@ -313,7 +313,7 @@ def _fair_limits(guard, senders: Senders, direct_reply: int):
 class VisibleCounts:
     """Isso's count(), counting only what a reader sees: approved comments
     whose parent (if any) is shown, approved or a deleted placeholder. One
-    query for every thread, kept while the database file is unchanged."""
+    query for every thread, kept while the database (file and WAL) is unchanged."""
 
     def __init__(self, db):
         self.db = db
@@ -321,8 +321,8 @@ class VisibleCounts:
         self.counts = {}
 
     def count(self, *uris):
-        state = file_state(self.db.path)
-        if state is None or state != self.seen:
+        state = database_state(self.db.path)
+        if state[0] is None or state != self.seen:
             self.counts = dict(self.db.execute(
                 "SELECT threads.uri, COUNT(*) FROM comments AS c JOIN threads ON threads.id = c.tid"
                 " LEFT JOIN comments AS p ON p.id = c.parent"

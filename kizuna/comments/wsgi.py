@@ -14,7 +14,7 @@ makes Isso once, before gunicorn forks, so the workers share Isso's lock.
 import contextlib
 import os
 
-from kizuna.comments import feed, isso_rules, settings
+from kizuna.comments import feed, isso_rules, settings, store
 from kizuna.comments.hardening import Hardening
 
 
@@ -30,20 +30,25 @@ def hardened_isso(processes: bool):
     conf = config.load(config.default_file(), str(settings.CONFIG))
     feed.with_base(conf)  # each thread's Atom feed links to the site (kizuna/comments/feed.py)
     rules = isso_rules.Rules.from_environment(os.environ)
-    _private(conf.get("general", "dbpath"))
+    db = conf.get("general", "dbpath")
+    # Before the database is opened: a restore from the replica refuses to
+    # run while this is held (and this waits for one that runs).
+    store.hold_server_lock(db)
+    _private(db)
     if not processes:
         isso = _made(conf, core_mixin="ThreadedMixin")
     else:
         with _purge_before_fork():
             isso = _made(conf, core_mixin="ProcessMixin")
+    store.use_wal(db)  # once Isso has made its tables; before gunicorn forks
     confirmations = isso_rules.install(isso, rules)
     return Hardening(_wrapped(isso), isso=isso, rules=rules, confirmations=confirmations), conf
 
 
 def _private(db: str) -> None:
     """A database made before the umask above (0644, as Isso's default left
-    it) is made private too, with its journal."""
-    for path in (db, db + "-journal"):
+    it) is made private too, with its WAL, WAL index, journal and lock file."""
+    for path in (db, *store.sidecars(db), store.lock_file(db)):
         with contextlib.suppress(FileNotFoundError):
             os.chmod(path, 0o600)
 

@@ -62,6 +62,10 @@ logger = logging.getLogger(__name__)
 # takes tens of seconds on a small server.
 TIMEOUT = 60
 RETRY_PAUSE = 1.0  # seconds before the one retry
+# nginx's X-Cache for a copy it serves while refreshing it: asked again, up to
+# STALE_RETRIES times STALE_PAUSE seconds, then taken as it is.
+STALE = ("STALE", "UPDATING")
+STALE_RETRIES, STALE_PAUSE = 40, 0.05
 THREADS_FILE = "comment-threads.json"
 ALLOWED_TAGS = {"p", "br", "a", "em", "strong", "b", "i", "code", "pre", "blockquote",
                 "ul", "ol", "li", "del", "sup", "sub", "hr"}
@@ -226,6 +230,14 @@ class Isso:
             headers["Content-Type"] = "application/json"
         request = urllib.request.Request(url, data=data, headers=headers, method="GET" if data is None else "POST")
         try:
+            for _ in range(STALE_RETRIES):
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    if response.headers.get("X-Cache") not in STALE:
+                        return json.load(response)
+                # nginx's last copy, served while it asks Isso in the background
+                # (kizuna/comments/read_policy.py): a page baked now would miss a
+                # comment the writer has just approved, so ask again for the new one.
+                time.sleep(STALE_PAUSE)
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.load(response)
         except urllib.error.HTTPError as error:

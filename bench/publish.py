@@ -1,0 +1,121 @@
+"""Publish benchmark: `invoke publish` to object storage (kizuna/object_storage.py)
+for bench/build.py's 1,000-essay corpus, against moto's S3 server on loopback.
+
+    .venv/bin/python bench/publish.py [--essays 1000]
+
+What it does, in one run:
+
+* writes the corpus bench/build.py writes (its generator, same seed) and
+  builds it with production settings (publishconf.py, as `invoke publish`
+  builds; comments are not baked, there is no comment server here);
+* starts moto's S3 server (`python -m moto.server`) on a free 127.0.0.1 port,
+  makes a bucket, and publishes the site into it: the anchor, with how many
+  objects it holds;
+* appends a paragraph to one essay in the middle of the archive, builds again
+  into a fresh folder, and publishes that: how many objects were uploaded
+  (goal <= 10), which ones and why, and the time as a ratio of the first
+  publish (goal <= 0.1).
+
+Only the publish step is timed (after the build: hashing output/, listing the
+bucket, reading the manifest, compressing and uploading, deleting, writing the
+manifest); the builds are shown for scale. moto is a Python server on the same
+machine, so its share of the time is larger than a real service's, but so is
+its speed per request; the ratio is what to read. Exit status 0 whether or not
+the goals are met.
+"""
+
+import argparse
+import io
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(BENCH))
+
+from build import CORPUS, default_output_root, fresh, generate_corpus  # noqa: E402
+from kizuna import PROD_SETTINGS, object_storage  # noqa: E402
+from kizuna.build import build  # noqa: E402
+from kizuna.local_s3 import local_s3  # noqa: E402
+
+UPLOAD_GOAL = 10
+RATIO_GOAL = 0.1
+BUCKET = "kizuna-bench"
+NO_BAKING = {"ISSO_BAKE_URL": ""}
+
+
+def why(key: str) -> str:
+    """Why one essay's change touches this object."""
+    if key.startswith("essays/"):
+        return "the essay's page"
+    if key.startswith("pagefind/"):
+        return "the search index: the essay's new words (parts are named by content; the entry names them)"
+    if key.startswith("feeds/"):
+        return "a feed that carries the essay's text"
+    if key == "sitemap.xml":
+        return "the sitemap: list pages are dated by the build's clock"
+    return "a page that shows the essay"
+
+
+def built(name: str, outputs: Path) -> tuple[Path, float]:
+    started = time.perf_counter()
+    output = build(PROD_SETTINGS, fresh(outputs / name), CORPUS, quiet=True, extra_settings=NO_BAKING)
+    return output, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--essays", type=int, default=1000, help="essays in the corpus (default 1000)")
+    args = parser.parse_args()
+    outputs = default_output_root() / "publish"
+
+    print(f"Generating {args.essays} essays and building them with production settings ...", flush=True)
+    slugs = generate_corpus(args.essays)
+    first_site, first_build = built("first", outputs)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
+        os.environ.pop(name, None)
+    try:
+        with open(os.devnull, "w") as quiet, local_s3(quiet, buckets=(BUCKET,)) as s3:
+            os.environ.update(s3.env)  # boto3 in this process finds the server as a writer's would
+            import boto3
+
+            first = object_storage.publish(f"s3://{BUCKET}", first_site, CORPUS, stream=io.StringIO())
+            held = sum(page.get("KeyCount", 0) for page in boto3.client("s3").get_paginator("list_objects_v2")
+                       .paginate(Bucket=BUCKET))
+
+            changed = CORPUS / f"{slugs[len(slugs) // 2]}.md"
+            original = changed.read_text(encoding="utf-8")
+            changed.write_text(original + "\nOne more paragraph, written later.\n", encoding="utf-8")
+            second_site, second_build = built("second", outputs)
+            second = object_storage.publish(f"s3://{BUCKET}", second_site, CORPUS, stream=io.StringIO())
+            chunk_count = len(list((second_site / "pagefind" / "index").iterdir()))
+            changed.write_text(original, encoding="utf-8")  # the corpus as bench/build.py wrote it
+    finally:
+        shutil.rmtree(outputs, ignore_errors=True)
+
+    ratio = second.seconds / first.seconds
+    verdict = {True: "PASS", False: "MISS"}
+    print(f"\n{args.essays} essays; production builds {first_build:.1f} s and {second_build:.1f} s (not timed below)")
+    print(f"first publish (upload step only): {first.seconds:.2f} s, {len(first.uploaded):,} objects uploaded "
+          f"({first.sent / 1e6:.1f} MB gzipped where text), {held:,} objects in the bucket with the manifest")
+    print(f"second publish after {changed.stem} changed: {len(second.uploaded)} objects uploaded "
+          f"(goal <= {UPLOAD_GOAL}) {verdict[len(second.uploaded) <= UPLOAD_GOAL]}, {len(second.deleted)} deleted, "
+          f"{second.unchanged:,} unchanged, {second.sent / 1e3:.1f} KB sent")
+    chunks = [key for key in second.uploaded if key.startswith("pagefind/index/")]
+    for key in sorted(set(second.uploaded) - set(chunks)):
+        print(f"  uploaded {key}: {why(key)}")
+    if chunks:
+        print(f"  uploaded {len(chunks)} of the {chunk_count} word-index chunks (pagefind/index/*.pf_index): Pagefind cuts "
+              "its word index by size, so the essay's added entries move the boundaries after them")
+    print(f"  deleted  {len(second.deleted)} index parts the new entry no longer names "
+          f"({', '.join(sorted(key.rsplit('/', 1)[-1] for key in second.deleted)[:3])}…)")
+    print(f"second publish time / first: {second.seconds:.2f} s / {first.seconds:.2f} s = {ratio:.3f} "
+          f"(goal <= {RATIO_GOAL}) {verdict[ratio <= RATIO_GOAL]}")
+
+
+if __name__ == "__main__":
+    main()

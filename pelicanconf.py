@@ -175,6 +175,7 @@ PLUGINS = [
     "pelican.plugins.related_posts",
     "pelican.plugins.readtime",
     "pelican.plugins.sitemap",
+    "sitemap_dates",  # the sitemap's lists dated by their newest essay, not the build's clock
     "markdown_reuse",
     "parallel_reading",  # a cold build reads its essays on two cores
     "essay_images",  # relative image paths resolve on every page, in feeds too; a missing one fails

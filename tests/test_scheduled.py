@@ -79,6 +79,14 @@ def test_a_production_build_before_the_date_tells_nothing_of_it(before):
     assert fragments and all(SLUG.encode() not in f and b"must wait" not in f for f in fragments)
 
 
+def test_the_sitemap_dates_no_list_by_an_essay_not_yet_due(before, after):
+    from test_theme import sitemap_dates
+
+    home = next(loc for loc in sitemap_dates(before) if loc.endswith(".org/"))
+    assert not sitemap_dates(before)[home].startswith(DUE[:10])
+    assert sitemap_dates(after)[home].startswith(DUE[:10])
+
+
 def test_after_its_date_it_is_published_everywhere(after):
     page = (after / "essays" / SLUG / "index.html").read_text(encoding="utf-8")
     assert "A sentence that must wait for its morning." in page

@@ -43,9 +43,19 @@ def test_essay_metadata_for_sharing_and_search(prod_site):
                      f"{SITE}/isso/feed?uri=/essays/unresolved-desire-to-connect/": "application/atom+xml"}
 
 
+def sitemap_dates(site) -> dict[str, str]:
+    """{address: lastmod} from a built sitemap.xml."""
+    text = (site / "sitemap.xml").read_text(encoding="utf-8")
+    return dict(re.findall(r"<loc>([^<]+)</loc>\s*<lastmod>([^<]+)</lastmod>", text))
+
+
 def test_sitemap_and_robots(prod_site):
-    sitemap = (prod_site / "sitemap.xml").read_text()
-    assert f"<loc>{SITE}/essays/unresolved-desire-to-connect/</loc>" in sitemap
+    dates = sitemap_dates(prod_site)
+    assert dates[f"{SITE}/essays/unresolved-desire-to-connect/"]
+    # Lists are dated by their newest essay, not by the build's clock (a new sitemap.xml, to
+    # publish again, with every build): the same date on every list, the newest an essay has.
+    essays = {loc: date for loc, date in dates.items() if "/essays/" in loc}
+    assert dates[f"{SITE}/"] == dates[f"{SITE}/archives/"] == max(essays.values())
     assert "User-agent: *" in (prod_site / "robots.txt").read_text()
 
 

@@ -100,14 +100,33 @@ def test_every_refusal_is_said_in_words(stage, reader, name, text, words):
     assert [p for p in expected_refusal_noise(settled_problems(page, problems)) if "400" not in p] == []
 
 
+def challenges_settled(page):
+    """A function that waits until every bot-check challenge the page has asked
+    for has arrived: the widget fetches the next one as a comment is sent, and a
+    reload in the middle would cut that request short (a "failed request")."""
+    asked, arrived = [], []
+    page.on("request", lambda request: "/kizuna/challenge" in request.url and asked.append(request))
+    page.on("requestfinished", lambda request: "/kizuna/challenge" in request.url and arrived.append(request))
+
+    def settled(seconds: float = 10):
+        deadline = time.monotonic() + seconds
+        while len(arrived) < len(asked) and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+        assert len(arrived) == len(asked), f"{len(asked) - len(arrived)} challenges still on their way"
+
+    return settled
+
+
 def test_a_waiting_comment_stays_with_its_reader_until_the_writer_acts(stage, reader, browser):
     page, problems = reader
+    settled = challenges_settled(page)
     page.goto(stage.url + ESSAY_PATH)
     show_comments(page, stage)
     kept = send(page, "Waiting, and still here after a reload.", 202).json()
     dropped = send(page, "Waiting, and then removed by the writer.", 202).json()
     assert kept["waiting"] and dropped["waiting"]
 
+    settled()
     page.reload()
     show_comments(page, stage)
     for comment in (kept, dropped):
@@ -130,6 +149,7 @@ def test_a_waiting_comment_stays_with_its_reader_until_the_writer_acts(stage, re
     db_rows(stage, "DELETE FROM comments WHERE id = ?", (dropped["id"],))
     time.sleep(CACHE_PASSED)
     fresh(stage, "GET", "/isso/?uri=" + urllib.parse.quote(ESSAY_PATH, safe=""), clients=CLIENTS)
+    settled()
     page.reload()
     show_comments(page, stage)
     page.locator(f"#isso-root #isso-{kept['id']}").wait_for()

@@ -176,6 +176,7 @@ PLUGINS = [
     "pelican.plugins.readtime",
     "pelican.plugins.sitemap",
     "sitemap_dates",  # the sitemap's lists dated by their newest essay, not the build's clock
+    "theme_assets",  # the theme's CSS and JS also under names made of their content, which pages link to
     "markdown_reuse",
     "parallel_reading",  # a cold build reads its essays on two cores
     "essay_images",  # relative image paths resolve on every page, in feeds too; a missing one fails

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from kizuna import CONTENT, ROOT, settings
+from kizuna import CONTENT, ROOT, assets, settings
 from kizuna.errors import KizunaError
 from kizuna.redirects import moved
 from kizuna.comments import read_policy
@@ -131,6 +131,8 @@ def render(deployment: Deployment, out: Path, stage_prefix: Path | None = None) 
         "search": False,  # headers.conf.j2: WebAssembly allowed only in headers-search.conf
         "proxy_file": conf_dir / "proxy.conf",
         "read_cache_file": conf_dir / "read-cache.conf",
+        "content_named": assets.CONTENT_NAMED,
+        "kept_a_year": assets.KEPT_A_YEAR,
         "browser_cache_control": read_policy.BROWSER_CACHE_CONTROL,
         "cdn_cache_control": read_policy.CACHE_CONTROL,
         "brotli": BROTLI_MODULE.exists() or not stage_prefix,

@@ -23,6 +23,9 @@ What a publish does, so that a reader never meets a broken mix:
    every page old or new, and whatever a page names already there.
 3. Delete last what the site no longer has: only objects an earlier publish
    put there (the manifest lists them), so a bucket can hold other things.
+   A file named by its content (a stylesheet, a photo's copy, a part of the
+   search index) stays a day longer (RETIRE_SECONDS), for the pages browsers
+   and CDNs may still show from their copies.
 The manifest is written last, and after each large tier, so a publish that
 was stopped does not send again most of what it had finished.
 """
@@ -40,7 +43,7 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kizuna import CONTENT, OUTPUT
+from kizuna import CONTENT, OUTPUT, assets
 from kizuna.errors import KizunaError
 
 SCHEME = "s3://"
@@ -88,19 +91,22 @@ COMPRESSIBLE = {"text/html", "text/css", "text/javascript", "application/json", 
                 "application/manifest+json", "application/wasm"}
 
 # Named by their content (a new version is a new name), so kept a year:
-# Pagefind's index parts, essay photos' copies (plugins/responsive_images:
-# photo-800w.<10 hex>.avif) and the theme's files, which pages name with
-# ?v=<their hash> (kizuna/assets.py).
-HASHED = re.compile(r"(\.(pf_fragment|pf_index|pf_filter|pf_meta)|-[0-9]+w\.[0-9a-f]{10}\.(avif|webp|jpg|png))$")
-THEME = "theme/"
-IMMUTABLE = "public, max-age=31536000, immutable"
+# the theme's copies and essay photos' smaller copies (kizuna/assets.py), and
+# Pagefind's index parts.
+HASHED = re.compile(rf"{assets.CONTENT_NAMED}|\.(pf_fragment|pf_index|pf_filter|pf_meta)$")
+IMMUTABLE = assets.KEPT_A_YEAR
 # Everything else keeps its name from build to build: pages, feeds, Pagefind's
 # entry and script. A browser or CDN may reuse it for a minute, so a shared
 # essay costs the bucket about one request a minute per CDN node, and a new
 # essay shows within a minute; for a day after that, a stale copy is served at
 # once while a fresh one is fetched in the background, so no reader waits on
 # the bucket. (nginx, which is the origin itself, says no-cache instead.)
-SHORT = "public, max-age=60, stale-while-revalidate=86400"
+PAGE_STALE_SECONDS = 86_400
+SHORT = f"public, max-age=60, stale-while-revalidate={PAGE_STALE_SECONDS}"
+# A file named by its content that the site no longer names stays this long
+# after the publish that dropped it: a page a browser or CDN still holds (up
+# to a minute, then a day stale, as above) may still ask for it. Then it goes.
+RETIRE_SECONDS = PAGE_STALE_SECONDS + 3_600
 
 # Tiers, in upload order: what pages refer to, the pages, then the old
 # addresses (which send readers to pages).
@@ -120,7 +126,7 @@ def content_type(relative: str) -> str:
 
 
 def cache_control(relative: str) -> str:
-    return IMMUTABLE if relative.startswith(THEME) or HASHED.search(relative) else SHORT
+    return IMMUTABLE if HASHED.search(relative) else SHORT
 
 
 def tier(relative: str, kind: str) -> int:
@@ -324,13 +330,14 @@ class Plan:
     upload: list  # of File, with why: (File, "new" | "changed")
     unchanged: list[str]
     delete: list[str]  # relative paths
+    retiring: dict[str, float] = field(default_factory=dict)  # named by content, gone from the site: since when
 
 
 def _etag(value: str | None) -> str | None:
     return value.strip('"') if value else value
 
 
-def plan(files: dict[str, File], manifest: dict, listed: dict[str, str], target: Target) -> Plan:
+def plan(files: dict[str, File], manifest: dict, listed: dict[str, str], target: Target, now: float) -> Plan:
     from kizuna.publish import is_comment_data
 
     upload, unchanged = [], []
@@ -342,9 +349,16 @@ def plan(files: dict[str, File], manifest: dict, listed: dict[str, str], target:
             unchanged.append(relative)
         else:
             upload.append((file, "changed" if there else "new"))
-    delete = sorted(relative for relative in manifest if relative not in files and not is_comment_data(relative)
-                    and target.prefix + relative in listed)
-    return Plan(upload, unchanged, delete)
+    gone = sorted(relative for relative in manifest if relative not in files and not is_comment_data(relative)
+                  and target.prefix + relative in listed)
+    retiring = {relative: manifest[relative].get("retired", now) for relative in gone if HASHED.search(relative)}
+    retiring = {relative: since for relative, since in retiring.items() if now - since < RETIRE_SECONDS}
+    return Plan(upload, unchanged, [relative for relative in gone if relative not in retiring], retiring)
+
+
+def _current(entry: dict) -> dict:
+    """A manifest entry for a file the site has (again)."""
+    return {name: value for name, value in entry.items() if name != "retired"}
 
 
 def _list(s3, bucket: str, prefix: str, delimiter: str = "") -> tuple[dict[str, str], list[str]]:
@@ -457,15 +471,18 @@ class Report:
     unchanged: int = 0
     deleted: list[str] = field(default_factory=list)
     sent: int = 0  # bytes of bodies
+    kept: list[str] = field(default_factory=list)  # named by content, no longer the site's: kept a while yet
     events: list = field(default_factory=list)  # ("upload" | "delete", relative), in order
     seconds: float = 0.0
 
     def summary(self) -> str:
+        kept = (f"; {len(self.kept):,} old files named by their content kept a day for pages still cached"
+                if self.kept else "")
         if self.dry_run:
             return (f"Dry run for {self.target}: would upload {len(self.uploaded):,}, "
-                    f"{self.unchanged:,} unchanged, would delete {len(self.deleted):,}; nothing was written.")
+                    f"{self.unchanged:,} unchanged, would delete {len(self.deleted):,}{kept}; nothing was written.")
         return (f"Published to {self.target}: {len(self.uploaded):,} uploaded, {self.unchanged:,} unchanged, "
-                f"{len(self.deleted):,} deleted, {_size(self.sent)} sent in {self.seconds:.1f} s.")
+                f"{len(self.deleted):,} deleted{kept}, {_size(self.sent)} sent in {self.seconds:.1f} s.")
 
 
 def _upload(s3, target: Target, file: File) -> tuple[str, int]:
@@ -482,8 +499,9 @@ def _upload(s3, target: Target, file: File) -> tuple[str, int]:
 
 
 def publish(target: str, output: Path = OUTPUT, content: Path = CONTENT, dry_run: bool = False,
-            compression: str = "gzip", stream=None) -> Report:
-    """Make s3://bucket/prefix hold output/ (see the module's docstring)."""
+            compression: str = "gzip", stream=None, now: float | None = None) -> Report:
+    """Make s3://bucket/prefix hold output/ (see the module's docstring).
+    `now` (time.time(), by default) is when the publish happens."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     stream = stream or sys.stdout
@@ -501,15 +519,18 @@ def publish(target: str, output: Path = OUTPUT, content: Path = CONTENT, dry_run
             listed, manifest = remote.result()
         except (BotoCoreError, ClientError) as error:
             raise explained(error, s3, where, doing="read") from None
-    todo = plan(files, manifest, listed, where)
+    todo = plan(files, manifest, listed, where, time.time() if now is None else now)
     stream.write(f"{where}: {len(files):,} files; {len(todo.upload):,} to upload, {len(todo.unchanged):,} "
                  f"unchanged, {len(todo.delete):,} to delete\n")
     report.unchanged = len(todo.unchanged)
-    noted = {relative: manifest[relative] for relative in todo.unchanged}
+    report.kept = sorted(todo.retiring)
+    noted = {relative: _current(manifest[relative]) for relative in todo.unchanged}
     # Entries for what is still there as before, so a stopped publish's manifest stays true.
     noted.update({file.relative: manifest[file.relative] for file, _ in todo.upload if file.relative in manifest
                   and manifest[file.relative]["etag"] == listed.get(where.prefix + file.relative)})
     noted.update({relative: manifest[relative] for relative in todo.delete})
+    # What pages still held by browsers and CDNs may ask for, kept a while (RETIRE_SECONDS).
+    noted.update({relative: {**manifest[relative], "retired": since} for relative, since in todo.retiring.items()})
 
     if dry_run:
         for file, why in sorted(todo.upload, key=lambda item: (item[0].tier, item[0].relative)):

@@ -6,14 +6,17 @@ brotli_static and gzip_static choose them."""
 import argparse
 import functools
 import http.server
+import re
 import sys
 import urllib.parse
 from pathlib import Path
 
 from kizuna import OUTPUT
+from kizuna.assets import CONTENT_NAMED as NAMED, KEPT_A_YEAR
 
 HOST = "127.0.0.1"
 PORT = 8000
+CONTENT_NAMED = re.compile(NAMED)
 
 # Precompressed siblings, best first: brotli is smaller, so it wins when the
 # client takes both (as every current browser does).
@@ -50,11 +53,11 @@ def accepted_encodings(header: str) -> set[str]:
 
 class SiteHandler(http.server.SimpleHTTPRequestHandler):
     def end_headers(self):
-        # As production does: assets named by their content hash (?v=…) never
-        # change, so keep them a year; pages are checked again each visit.
-        query = urllib.parse.urlsplit(self.path).query
-        immutable = "v=" in query and self.command in ("GET", "HEAD")
-        self.send_header("Cache-Control", "public, max-age=31536000, immutable" if immutable else "no-cache")
+        # As production does: files named by their content (kizuna/assets.py)
+        # never change, so keep them a year; pages are checked again each visit.
+        path = urllib.parse.urlsplit(self.path).path
+        immutable = CONTENT_NAMED.search(path) and self.command in ("GET", "HEAD")
+        self.send_header("Cache-Control", KEPT_A_YEAR if immutable else "no-cache")
         super().end_headers()
 
     def send_head(self):

@@ -200,7 +200,7 @@ def test_stored_choice_is_applied_by_the_head_script_alone(new_page, site_url):
     light_background = theme_state(page)["background"]
     page.evaluate(f"localStorage.setItem({STORAGE_KEY!r}, 'dark')")
 
-    page.route("**/kizuna.js*", lambda route: route.abort())
+    page.route("**/kizuna.*.js", lambda route: route.abort())
     page.reload()
     state = theme_state(page)
     assert state["theme"] == "dark"

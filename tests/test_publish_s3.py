@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
@@ -114,10 +115,11 @@ def sites(tmp_path_factory):
     return built
 
 
-def publish(bucket, site, dry_run=False, prefix=""):
-    """Publish a build in this process; (report, what it printed)."""
+def publish(bucket, site, dry_run=False, prefix="", now=None):
+    """Publish a build in this process (at time `now`, by default now); (report, what it printed)."""
     shown = io.StringIO()
-    report = object_storage.publish(bucket.target + prefix, site.output, site.content, dry_run=dry_run, stream=shown)
+    report = object_storage.publish(bucket.target + prefix, site.output, site.content, dry_run=dry_run, stream=shown,
+                                    now=now)
     return report, shown.getvalue()
 
 
@@ -204,11 +206,16 @@ def test_first_publish_puts_every_file_with_its_type_cache_rule_and_encoding(sit
         body, answer = stored(bucket, key)
         assert body == data, key  # what a browser unpacks is output/'s file, byte for byte
         assert answer["ContentType"] == expected_type(key), key
-        hashed = key.startswith("theme/") or re.search(r"(\.pf_[a-z]+|-\d+w\.[0-9a-f]{10}\.\w+)$", key)
-        assert answer["CacheControl"] == (YEAR if hashed else object_storage.SHORT), key
+        named = re.search(r"(\.[0-9a-f]{10}\.(css|js)|\.pf_[a-z]+|-\d+w\.[0-9a-f]{10}\.\w+)$", key)
+        assert answer["CacheControl"] == (YEAR if named else object_storage.SHORT), key
         text = answer["ContentType"].split(";")[0] in object_storage.COMPRESSIBLE
         assert answer.get("ContentEncoding") == ("gzip" if text else None), key
     assert object_storage.SHORT.startswith("public, max-age=60, stale-while-revalidate=")
+    # Pages name the theme's files by their content (kept a year); the plain names, named by no page, are not.
+    page = (sites["v1"].output / ESSAY / "index.html").read_text(encoding="utf-8")
+    stylesheet = re.search(r'href="[^"]*/(theme/css/kizuna\.[0-9a-f]{10}\.css)"', page).group(1)
+    assert stored(bucket, stylesheet)[1]["CacheControl"] == YEAR
+    assert stored(bucket, "theme/css/kizuna.css")[1]["CacheControl"] == object_storage.SHORT
     # The comment data and the foreign object are left alone.
     assert bucket.s3.get_object(Bucket=bucket.name, Key="comments/data/comments.db")["Body"].read() == b"precious"
     assert shown.splitlines()[-1].startswith(f"Published to s3://{bucket.name}/: {len(files):,} uploaded, 0 unchanged, "
@@ -243,12 +250,15 @@ def test_one_essay_changed_uploads_only_the_objects_that_changed(sites, bucket):
     report, shown = publish(bucket, sites["v2"])
     changed, gone = changed_between(sites["v1"].output, sites["v2"].output)
     assert f"essays/{CHANGED}/index.html" in changed
-    assert set(report.uploaded) == changed and set(report.deleted) == gone
+    assert set(report.uploaded) == changed and set(report.deleted) | set(report.kept) == gone
     assert len(changed) < 20, sorted(changed)  # the essay, its index parts, the lists and feeds that show it
-    print(f"one essay changed: {len(changed)} objects uploaded, {len(gone)} deleted: {sorted(changed)}")
+    print(f"one essay changed: {len(changed)} objects uploaded, {len(gone)} gone: {sorted(changed)}")
     for key in changed:
         assert stored(bucket, key)[0] == (sites["v2"].output / key).read_bytes()
-    assert not set(objects(bucket)) & gone
+    assert not set(objects(bucket)) & set(report.deleted)
+    # The search index's old parts stay a while, for a page still cached that asks for them.
+    assert report.kept and all(object_storage.HASHED.search(key) for key in report.kept)
+    assert set(report.kept) <= set(objects(bucket))
 
 
 def test_a_deleted_essay_is_deleted_last(sites, bucket):
@@ -256,12 +266,27 @@ def test_a_deleted_essay_is_deleted_last(sites, bucket):
     report, _ = publish(bucket, sites["v3"])
     changed, gone = changed_between(sites["v2"].output, sites["v3"].output)
     assert f"essays/{DELETED}/index.html" in gone
-    assert set(report.deleted) == gone and set(report.uploaded) == changed
+    assert set(report.deleted) | set(report.kept) == gone and set(report.uploaded) == changed
+    assert f"essays/{DELETED}/index.html" in report.deleted  # a page: at once
     order = [action for action, _ in report.events]
     assert order == sorted(order, key=lambda action: action == "delete"), "a deletion came before an upload"
     there = objects(bucket)
     assert f"essays/{DELETED}/index.html" not in there
-    assert set(there) == set(publishable(sites["v3"].output)) | {object_storage.MANIFEST}
+    assert set(there) == set(publishable(sites["v3"].output)) | {object_storage.MANIFEST} | set(report.kept)
+
+
+def test_files_named_by_their_content_go_a_day_after_the_site_stopped_naming_them(sites, bucket):
+    publish(bucket, sites["v2"])
+    report, _ = publish(bucket, sites["v3"])
+    kept = set(report.kept)
+    assert kept, "the deleted essay's search fragment, at least, is named by its content"
+    # Published again within the day: still there, still noted as leaving.
+    soon, _ = publish(bucket, sites["v3"], now=time.time() + 3600)
+    assert set(soon.kept) == kept and soon.deleted == [] and soon.uploaded == []
+    # A day (and a margin) later, whatever publish comes next removes them.
+    later, _ = publish(bucket, sites["v3"], now=time.time() + object_storage.RETIRE_SECONDS + 60)
+    assert set(later.deleted) == kept and later.kept == [] and later.uploaded == []
+    assert set(objects(bucket)) == set(publishable(sites["v3"].output)) | {object_storage.MANIFEST}
 
 
 def test_dry_run_says_what_would_happen_and_writes_nothing(sites, bucket):
@@ -273,7 +298,7 @@ def test_dry_run_says_what_would_happen_and_writes_nothing(sites, bucket):
     report, shown = publish(bucket, sites["v3"], dry_run=True)
     assert objects(bucket) == before
     changed, gone = changed_between(sites["v2"].output, sites["v3"].output)
-    assert set(report.uploaded) == changed and set(report.deleted) == gone
+    assert set(report.uploaded) == changed and set(report.deleted) | set(report.kept) == gone
     assert f"would delete essays/{DELETED}/index.html" in shown
     assert "nothing was written" in shown.splitlines()[-1]
 
@@ -381,8 +406,9 @@ def test_a_publish_killed_part_way_leaves_every_page_whole_and_a_rerun_finishes(
     print(f"stopped part-way: pages {versions}")
     assert versions["old"] and versions["new"], f"not stopped in the middle of the pages: {versions}"
 
-    publish(bucket, new)  # the rerun finishes the job
-    assert set(objects(bucket)) == set(new_files) | {object_storage.MANIFEST}
+    report, _ = publish(bucket, new)  # the rerun finishes the job
+    # (the old site's files named by their content stay a day, for pages still cached: see below)
+    assert report.kept and set(objects(bucket)) == set(new_files) | {object_storage.MANIFEST} | set(report.kept)
     for key in (f"{ESSAY}index.html", "index.html"):
         assert stored(bucket, key)[0] == new_files[key]
     assert publish(bucket, new)[0].uploaded == []

@@ -179,9 +179,10 @@ def thread_exists(db: Path, uri: str) -> bool:
 # --- Pages: compressed, cached as meant, our own 404 ----------------------------
 
 def theme_assets(html: str) -> list[str]:
-    """The theme's hashed asset paths a page links to (…/theme/css/x.css?v=0123456789)."""
+    """The theme's asset paths a page links to, named by their content (…/theme/css/x.0123456789.css)."""
     return sorted({urllib.parse.urlsplit(url)._replace(scheme="", netloc="").geturl()
-                   for url in re.findall(r'(?:href|src|data-css)="([^"]*/theme/[^"]+\?v=[0-9a-f]{10})"', html)})
+                   for url in re.findall(r'(?:href|src|data-css)="([^"]*/theme/[^"]+\.[0-9a-f]{10}\.(?:css|js))"',
+                                         html)})
 
 
 def test_essay_is_served_compressed_and_cached_as_meant(stage):

@@ -111,6 +111,7 @@ def main() -> None:
         ratio = second.seconds / first.seconds
         print(f"\nsecond publish, {changed.stem} changed ({edit}): {len(second.uploaded)} objects uploaded "
               f"(goal <= {UPLOAD_GOAL}) {verdict[len(second.uploaded) <= UPLOAD_GOAL]}, {len(second.deleted)} deleted, "
+              f"{len(second.kept)} kept a day, "
               f"{second.unchanged:,} unchanged, {second.sent / 1e3:.1f} KB sent")
         chunks = [key for key in second.uploaded if key.startswith("pagefind/index/")]
         for key in sorted(set(second.uploaded) - set(chunks)):
@@ -119,8 +120,10 @@ def main() -> None:
             print(f"  uploaded {len(chunks)} of the {chunk_count} word-index chunks (pagefind/index/*.pf_index): "
                   "Pagefind cuts its word index by size, so the essay's added entries move the boundaries after them")
         if second.deleted:
-            print(f"  deleted  {len(second.deleted)} index parts the new entry no longer names "
-                  f"({', '.join(sorted(key.rsplit('/', 1)[-1] for key in second.deleted)[:3])}…)")
+            print(f"  deleted  {len(second.deleted)}: {', '.join(sorted(second.deleted)[:3])}…")
+        if second.kept:
+            print(f"  kept a day, then deleted: {len(second.kept)} index parts the new entry no longer names "
+                  f"({', '.join(sorted(key.rsplit('/', 1)[-1] for key in second.kept)[:3])}…), for pages still cached")
         print(f"  time / first publish: {second.seconds:.2f} s / {first.seconds:.2f} s = {ratio:.3f} "
               f"(goal <= {RATIO_GOAL}) {verdict[ratio <= RATIO_GOAL]}")
 

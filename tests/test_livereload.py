@@ -44,10 +44,13 @@ def writing_loop(repo_copy, browser, tmp_path):
         time.sleep(0.5)  # the handshake after the socket opens
         yield page, said
     finally:
+        # What it said while it worked; stopping it (SIGTERM, raised as KeyboardInterrupt wherever
+        # Python happens to be) may print an "Exception ignored" from a weakref callback, not a fault.
+        working = said()
         context.close()
         stop(loop)
         log.close()
-    assert "Traceback" not in said(), said()[-3000:]
+    assert "Traceback" not in working, working[-3000:]
 
 
 def wait_for(said, words: str, count: int, seconds: float = 60) -> str:

@@ -179,9 +179,12 @@ def test_the_writers_reply_is_marked_and_the_counts_follow_moderation(stage, rea
 
     # The page's own count request (every count on it, one body), as nginx keeps it, made fresh:
     # the read just past the micro-cache's second may still be the one from before.
-    with page.expect_request(lambda r: r.url == stage.url + "/isso/count") as asked:
+    settled = challenges_settled(page)
+    with page.expect_response(lambda r: r.url == stage.url + "/isso/count") as counted_here:
         page.goto(stage.url + ESSAY_PATH)
-    fresh(stage, "POST", "/isso/count", asked.value.post_data_buffer, form_headers(stage.url))
+    counted_here.value.finished()  # a reload while it is on its way would cut it short
+    fresh(stage, "POST", "/isso/count", counted_here.value.request.post_data_buffer, form_headers(stage.url))
+    settled()
     page.reload()
     # The essay's header was baked before these comments: its count follows them live.
     page.wait_for_function("n => document.querySelector('article.essay a[data-comments]').textContent.trim()"

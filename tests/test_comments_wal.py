@@ -98,3 +98,23 @@ def test_a_restore_never_applies_the_wal_of_a_database_deleted_before_it(comment
         texts = {row[0] for row in connection.execute("SELECT text FROM comments")}
         assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     assert "Kept in the backup." in texts and "stale, from the old WAL" not in texts
+
+
+def test_wal_mode_is_set_even_while_isso_purges_the_database(tmp_path):
+    """Observed in CI: the development server's Isso starts a purge thread that writes to the
+    database as the server switches it to WAL mode, and SQLite refused at once ("database is locked")."""
+    import threading
+
+    from kizuna.comments.store import use_wal
+
+    db = tmp_path / "comments.db"
+    with contextlib.closing(sqlite3.connect(db)) as setup:
+        setup.execute("CREATE TABLE comments (id INTEGER)")
+        setup.commit()
+    with contextlib.closing(sqlite3.connect(db, check_same_thread=False)) as purge:
+        purge.execute("BEGIN IMMEDIATE")
+        purge.execute("DELETE FROM comments WHERE id < 0")  # a write under way, as Isso's purge makes
+        threading.Timer(0.5, purge.commit).start()  # and over half a second later
+        use_wal(db)
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)

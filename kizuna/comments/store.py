@@ -14,6 +14,7 @@ import fcntl
 import logging
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 from kizuna.comments import settings
@@ -76,6 +77,9 @@ def sidecars(path) -> list[Path]:
     return [path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal")]
 
 
+WAL_WAIT = 10  # seconds
+
+
 def use_wal(path) -> None:
     """Put the database in WAL mode (kept in the file: every later connection
     uses it). The comment server does this as it starts: Litestream can only
@@ -83,8 +87,19 @@ def use_wal(path) -> None:
     then never wait for a writer. A write then changes the -wal file, not the
     database file, until a checkpoint copies it over: anything that watches
     the database for changes watches both (hardening.database_state)."""
-    with contextlib.closing(sqlite3.connect(path, timeout=10)) as connection:
-        mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    deadline = time.monotonic() + WAL_WAIT
+    while True:
+        try:
+            with contextlib.closing(sqlite3.connect(path, timeout=WAL_WAIT)) as connection:
+                mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            break
+        except sqlite3.OperationalError as error:
+            # Changing the mode needs the database to itself, and SQLite does not wait for that
+            # (its busy timeout does not cover it): Isso's own purge thread, started with the
+            # development server, may be reading it. Ask again, for a while.
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise CommentError(f"Could not put the comment database {path} in WAL mode: {error}.") from None
+            time.sleep(0.2)  # time enough for the other to finish
     if mode != "wal":
         raise CommentError(f"Could not put the comment database {path} in WAL mode (SQLite says {mode!r}).")
 

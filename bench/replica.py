@@ -32,7 +32,6 @@ import os
 import random
 import re
 import secrets
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -43,7 +42,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from contextlib import closing, suppress
+from contextlib import closing
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +51,7 @@ sys.path.insert(0, str(ROOT))  # so `kizuna` imports from any cwd
 from kizuna.comments import replica, settings as comment_settings  # noqa: E402
 from kizuna.comments.server import gunicorn_command  # noqa: E402
 from kizuna.local_s3 import local_s3  # noqa: E402
-from kizuna.processes import free_port, wait_until_listening  # noqa: E402
+from kizuna.processes import free_port, signal_group, started_in_group, wait_until_listening  # noqa: E402
 
 BUCKET = "kizuna-bench"
 
@@ -88,31 +87,18 @@ def post(port: int, n: int) -> int | None:
         return None  # killed while answering: not acknowledged
 
 
-def started(command, env, log: Path) -> subprocess.Popen:
-    with log.open("a") as output:
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-
-
-def killed(process: subprocess.Popen) -> None:
-    """SIGKILL the process's whole group, by its pid."""
-    if process.poll() is None:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-
-
 def cycle(work: Path, aws: dict, number: int, args, crash_after: float) -> dict:
     folder = work / f"cycle-{number}"
     port = free_port()
     env = comment_environment(folder, port, aws, f"cycle-{number}", args.interval)
     db = Path(env["KIZUNA_ISSO_DB"])
-    processes = [started(gunicorn_command(f"127.0.0.1:{port}", workers=2), env, folder / "gunicorn.log")]
+    processes = [started_in_group(gunicorn_command(f"127.0.0.1:{port}", workers=2), env, folder / "gunicorn.log",
+                                   cwd=ROOT)]
     acknowledged: dict[int, float] = {}
     try:
         wait_until_listening(port, processes[0])
         with replica.replication(db, env) as (command, litestream_env):
-            processes.append(started(command, litestream_env, folder / "litestream.log"))
+            processes.append(started_in_group(command, litestream_env, folder / "litestream.log", cwd=ROOT))
             stop = threading.Event()
 
             def keep_posting():
@@ -129,12 +115,12 @@ def cycle(work: Path, aws: dict, number: int, args, crash_after: float) -> dict:
             time.sleep(crash_after)
             crash = time.time()
             for process in reversed(processes):
-                killed(process)
+                signal_group(process)
             stop.set()
             poster.join(timeout=30)
     finally:
         for process in reversed(processes):
-            killed(process)
+            signal_group(process)
     acknowledged = {comment: at for comment, at in acknowledged.items() if at <= crash}
     for path in (db, *replica.sidecars(db)):
         path.unlink(missing_ok=True)
@@ -147,9 +133,8 @@ def cycle(work: Path, aws: dict, number: int, args, crash_after: float) -> dict:
         raise SystemExit(f"cycle {number}: the restore failed:\n{result.stdout}")
     with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as connection:
         restored = {row[0] for row in connection.execute("SELECT id FROM comments")}
-    lost = [at for comment, at in acknowledged.items() if comment not in restored]
-    return {"acknowledged": len(acknowledged), "lost": len(lost), "window": crash - min(lost) if lost else 0.0,
-            "restore": restore_seconds}
+    return {"acknowledged": len(acknowledged), "lost": len(set(acknowledged) - restored),
+            "window": replica.loss_window(acknowledged, crash, restored), "restore": restore_seconds}
 
 
 def seconds_of(duration: str) -> float:

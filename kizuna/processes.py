@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 # name → (command, environment or None for this process's own)
 Commands = dict[str, tuple[list[str], dict | None]]
@@ -55,6 +56,24 @@ def server(command: list[str], port: int, env: dict | None = None, cwd=None, log
         yield process
     finally:
         stop(process)
+
+
+def started_in_group(command: list[str], env: dict | None, log: Path, cwd=None) -> subprocess.Popen:
+    """A server in a process group of its own (its id is the server's pid),
+    its output appended to `log`: signal_group() then reaches all of it,
+    gunicorn's workers too. For crash drills (the replica's test and bench)."""
+    with Path(log).open("a") as output:
+        return subprocess.Popen(command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def signal_group(process: subprocess.Popen, sig=signal.SIGKILL) -> None:
+    """Signal a process started by started_in_group and all of its group, by
+    its pid, and wait for it (SIGKILL by default: a crash)."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        process.wait(timeout=30)
 
 
 def _interrupt(signum, frame):

@@ -9,7 +9,6 @@ be back."""
 
 import contextlib
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -27,7 +26,7 @@ from support import (ROOT, free_port, gunicorn_command, invoke, isso_request, op
                      production_comment_environment)
 from kizuna.comments import replica
 from kizuna.local_s3 import local_s3
-from kizuna.processes import server, wait_until_listening
+from kizuna.processes import server, signal_group, started_in_group, wait_until_listening
 
 INTERVAL = 1.0  # seconds: KIZUNA_COMMENTS_REPLICA_INTERVAL below, the promise's anchor
 # A sync starts every INTERVAL and is safe once uploaded: a comment made just
@@ -58,41 +57,26 @@ def comment_environment(folder: Path, port: int, moto, replica_path: str | None)
     return env
 
 
-def started(command, env, log: Path) -> subprocess.Popen:
-    """A server in a process group of its own, so SIGKILL can reach all of it (gunicorn's workers too)."""
-    with log.open("a") as output:
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-
-
-def killed(process: subprocess.Popen, sig=signal.SIGKILL) -> None:
-    """Signal the process's whole group (by its pid, the group's id) and wait for it."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        process.wait(timeout=30)
-
-
 @contextlib.contextmanager
 def comment_stack(folder: Path, moto, replica_path: str):
     """gunicorn Isso (production's command line) and Litestream replicating
     its database; both stopped by pid (group) on leaving, whatever happened."""
     port = free_port()
     env = comment_environment(folder, port, moto, replica_path)
-    isso = started(gunicorn_command(port), env, folder / "gunicorn.log")
+    isso = started_in_group(gunicorn_command(port), env, folder / "gunicorn.log", cwd=ROOT)
     processes = [isso]
     try:
         wait_until_listening(port, isso)
         db = Path(env["KIZUNA_ISSO_DB"])
         with replica.replication(db, env) as (command, litestream_env):
-            processes.append(started(command, litestream_env, folder / "litestream.log"))
+            processes.append(started_in_group(command, litestream_env, folder / "litestream.log", cwd=ROOT))
             time.sleep(0.3)
             assert processes[1].poll() is None, (folder / "litestream.log").read_text()
             yield SimpleNamespace(env=env, db=db, port=port, isso=isso, litestream=processes[1],
                                   site_origin=env["KIZUNA_ISSO_HOST"], folder=folder)
     finally:
         for process in reversed(processes):
-            killed(process)
+            signal_group(process)
 
 
 def post(stack, n: int) -> int | None:
@@ -140,8 +124,8 @@ def crash_and_restore(folder: Path, moto, replica_path: str, seconds: float = 4.
         poster.start()
         time.sleep(seconds)
         crash = time.time()
-        killed(stack.litestream)
-        killed(stack.isso)
+        signal_group(stack.litestream)
+        signal_group(stack.isso)
         stop.set()
         poster.join(timeout=30)
         acknowledged = {comment: at for comment, at in acknowledged.items() if at <= crash}
@@ -152,19 +136,13 @@ def crash_and_restore(folder: Path, moto, replica_path: str, seconds: float = 4.
         return acknowledged, crash, ids(stack.db), result, stack
 
 
-def loss_window(acknowledged: dict[int, float], crash: float, restored: set[int]) -> float:
-    """How long before the crash the oldest lost comment was acknowledged (0: none lost)."""
-    lost = [at for comment, at in acknowledged.items() if comment not in restored]
-    return crash - min(lost) if lost else 0.0
-
-
 def test_every_comment_acknowledged_before_the_interval_survives_a_crash(moto, tmp_path):
     acknowledged, crash, restored, result, stack = crash_and_restore(tmp_path, moto, "crash")
     assert len(acknowledged) >= 20, "the readers hardly posted"
     assert "There was no comment database yet." in result.stdout and "Restored the replica" in result.stdout
     safe = {comment for comment, at in acknowledged.items() if at < crash - INTERVAL - UPLOAD}
     assert safe and safe <= restored, sorted(safe - restored)
-    window = loss_window(acknowledged, crash, restored)
+    window = replica.loss_window(acknowledged, crash, restored)
     print(f"\nreplica loss window: {window:.3f} s (sync interval {INTERVAL:g} s; "
           f"{len(set(acknowledged) - restored)} of {len(acknowledged)} acknowledged comments lost)")
     # What came back is whole, private, and has nothing of the old database's WAL beside it.
@@ -209,14 +187,14 @@ def test_restore_refuses_while_isso_or_litestream_runs_and_at_restores_an_earlie
         assert refused.returncode == 1 and "Traceback" not in refused.stdout, refused.stdout
         assert "The comment server is running" in refused.stdout and "stop it first" in refused.stdout
 
-        killed(stack.isso, signal.SIGTERM)  # Isso stopped as systemctl stops it; Litestream still runs
+        signal_group(stack.isso, signal.SIGTERM)  # Isso stopped as systemctl stops it; Litestream still runs
         refused = restore(stack.env, stack.db, check=False)
         assert refused.returncode == 1 and "Traceback" not in refused.stdout, refused.stdout
         assert f"{stack.litestream.pid} (" in refused.stdout and "litestream" in refused.stdout
         assert "Nothing was changed" in refused.stdout
         assert ids(stack.db) == first | later and stack.db.read_bytes()[:100] == before[:100]
 
-        killed(stack.litestream, signal.SIGTERM)
+        signal_group(stack.litestream, signal.SIGTERM)
         stale_wal_beside(stack.db)
         earlier = restore(stack.env, stack.db, "--at", at.strftime("%Y-%m-%d %H:%M:%S"))
         assert not any(side.exists() for side in replica.sidecars(stack.db))
@@ -282,8 +260,8 @@ def test_invoke_comments_replicate_streams_until_stopped(moto, tmp_path):
     with server(gunicorn_command(port), port, env, ROOT):
         stack = SimpleNamespace(port=port, site_origin=env["KIZUNA_ISSO_HOST"])
         posted = {post(stack, n) for n in range(2)}
-        task = started([sys.executable, "-m", "invoke", "comments.replicate", "--db", str(db)], env,
-                       tmp_path / "replicate.log")
+        task = started_in_group([sys.executable, "-m", "invoke", "comments.replicate", "--db", str(db)], env,
+                                tmp_path / "replicate.log", cwd=ROOT)
         try:
             time.sleep(INTERVAL * 3)
             assert task.poll() is None, (tmp_path / "replicate.log").read_text()

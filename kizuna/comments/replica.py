@@ -226,3 +226,13 @@ def restore_from_replica(db=None, at: str | None = None, directory=None, environ
             finally:
                 os.close(directory_handle)
     return before
+
+
+def loss_window(acknowledged: dict[int, float], crash: float, restored: set[int]) -> float:
+    """What a crash lost, as the replica's test and benchmark measure it: how
+    long before the crash the oldest acknowledged comment missing from the
+    restored database was acknowledged (0: none lost). `acknowledged` maps
+    each comment's id to when its writer heard 201, `crash` is when the
+    server died (both time.time())."""
+    lost = [at for comment, at in acknowledged.items() if comment not in restored and at <= crash]
+    return crash - min(lost) if lost else 0.0

@@ -334,10 +334,9 @@ class Kept:
             encoding = None
         if encoding not in self.copies:
             body = self.body if encoding is None else read_policy.compress(self.body, encoding)
-            headers = [(name, value) for name, value in self.headers
-                       if name.lower() not in ("content-length", "cache-control", "vary", "etag", "expires")]
-            headers += [("Content-Length", str(len(body))), ("Cache-Control", read_policy.CACHE_CONTROL),
-                        ("Vary", "Accept-Encoding")]
+            headers = read_policy.shared([(name, value) for name, value in self.headers
+                                          if name.lower() not in ("content-length", "vary", "etag")])
+            headers += [("Content-Length", str(len(body))), ("Vary", "Accept-Encoding")]
             if encoding is not None:
                 headers.append(("Content-Encoding", encoding))
             etag = next((value for name, value in self.headers if name.lower() == "etag"), None)

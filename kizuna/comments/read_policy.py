@@ -66,14 +66,18 @@ def compress(body: bytes, encoding: str) -> bytes:
     return gzip.compress(body, compresslevel=6, mtime=0)
 
 
+def shared(headers: list) -> list:
+    """An answer's headers with the policy above in place of whatever
+    Cache-Control or Expires it had."""
+    return [(name, value) for name, value in headers
+            if name.lower() not in ("cache-control", "expires")] + [("Cache-Control", CACHE_CONTROL)]
+
+
 def cacheable(start_response):
     """start_response for an answer every reader may share (a count): its
     200 carries the policy above, for nginx and a CDN alike."""
 
     def start(status, headers, exc_info=None):
-        if status.startswith("200"):
-            headers = [(name, value) for name, value in headers if name.lower() not in ("cache-control", "expires")]
-            headers.append(("Cache-Control", CACHE_CONTROL))
-        return start_response(status, headers, exc_info)
+        return start_response(status, shared(headers) if status.startswith("200") else headers, exc_info)
 
     return start

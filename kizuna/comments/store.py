@@ -96,7 +96,7 @@ def use_wal(path) -> None:
         except sqlite3.OperationalError as error:
             # Changing the mode needs the database to itself, and SQLite does not wait for that
             # (its busy timeout does not cover it): Isso's own purge thread, started with the
-            # development server, may be reading it. Ask again, for a while.
+            # development server, may be writing to it. Ask again, for a while.
             if "locked" not in str(error) or time.monotonic() > deadline:
                 raise CommentError(f"Could not put the comment database {path} in WAL mode: {error}.") from None
             time.sleep(0.2)  # time enough for the other to finish

@@ -230,16 +230,14 @@ class Isso:
             headers["Content-Type"] = "application/json"
         request = urllib.request.Request(url, data=data, headers=headers, method="GET" if data is None else "POST")
         try:
-            for _ in range(STALE_RETRIES):
+            for asked in range(STALE_RETRIES + 1):
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    if response.headers.get("X-Cache") not in STALE:
+                    if response.headers.get("X-Cache") not in STALE or asked == STALE_RETRIES:
                         return json.load(response)
                 # nginx's last copy, served while it asks Isso in the background
                 # (kizuna/comments/read_policy.py): a page baked now would miss a
                 # comment the writer has just approved, so ask again for the new one.
                 time.sleep(STALE_PAUSE)
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.load(response)
         except urllib.error.HTTPError as error:
             raise IssoUnreachable(f"{url}: HTTP {error.code} {error.reason}", error.code) from error
         except urllib.error.URLError as error:
